@@ -1,0 +1,40 @@
+# Two entry points: `make demo` and `make test`. Both create .venv when missing and install everything.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.installed
+CACHE := $(CURDIR)/.cache
+
+export HF_HUB_OFFLINE ?= 1
+export TRANSFORMERS_OFFLINE ?= 1
+export RAY_USAGE_STATS_ENABLED ?= 0
+export RAY_AUTH_MODE ?= disabled
+export TORCH_EXTENSIONS_DIR ?= $(CACHE)/torch_extensions
+export TOKENIZERS_PARALLELISM ?= false
+
+.PHONY: install demo test lint clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	# Without CUDA, take the CPU torch wheel first: an unpinned torch would pull GBs of CUDA packages.
+	if ! command -v nvidia-smi >/dev/null 2>&1; then $(PIP) install -q torch==2.13.0; fi
+	$(PIP) install -q -e ".[dev]"
+	touch $(STAMP)
+
+demo: install
+	$(VENV)/bin/synthret demo
+
+test: install
+	$(VENV)/bin/ruff check synthret_ray tests benchmarks scripts
+	$(PY) -m pytest -q
+
+lint: install
+	$(VENV)/bin/ruff check synthret_ray tests benchmarks scripts
+	$(VENV)/bin/ruff format --check synthret_ray tests benchmarks scripts
+
+clean:
+	rm -rf $(VENV) $(CACHE) .pytest_cache

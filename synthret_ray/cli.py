@@ -1,0 +1,126 @@
+"""The ``synthret`` command line: ``eval``, ``data validate``, ``data download``, ``demo``.
+
+Every command that takes ``--config FILE`` also takes dotted ``key.sub=value`` overrides as trailing
+arguments; flags such as ``--model`` are shortcuts for the same keys.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import yaml
+from rich.console import Console
+
+from synthret_ray.config import ConfigError, load_config
+from synthret_ray.data.beir import DataFormatError
+from synthret_ray.models import ModelNotFoundError
+
+app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, help=__doc__.splitlines()[0])
+data_app = typer.Typer(no_args_is_help=True, help="BEIR datasets: validate a folder, download a public one.")
+app.add_typer(data_app, name="data")
+console = Console()
+err_console = Console(stderr=True)
+
+USER_ERRORS = (ConfigError, DataFormatError, ModelNotFoundError, FileNotFoundError, ValueError)
+DEMO_DATA = Path(__file__).parent / "resources" / "pydocs"
+
+Overrides = Annotated[list[str] | None, typer.Argument(help="Dotted overrides, e.g. encode.batch_size=128.")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML config; see configs/.")]
+
+
+def _fail(exc: BaseException) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+    return typer.Exit(code=2)
+
+
+@app.command("eval")
+def eval_command(
+    config: ConfigOpt = None,
+    data: Annotated[str | None, typer.Option(help="BEIR folder (local, s3://, gs://).")] = None,
+    split: Annotated[str | None, typer.Option(help="qrels split to score against.")] = None,
+    retriever: Annotated[str | None, typer.Option(help="bm25 or dense.")] = None,
+    model: Annotated[str | None, typer.Option(help="Dense encoder: folder, hub id or packaged name.")] = None,
+    reranker: Annotated[str | None, typer.Option(help="Cross-encoder to rerank the first stage.")] = None,
+    depth: Annotated[int | None, typer.Option(help="Candidates reranked per query.")] = None,
+    out: Annotated[str | None, typer.Option(help="results.json path; per-query, run and config files beside.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    overrides: Overrides = None,
+) -> None:
+    """Evaluate BM25 or a dense model (optionally + a reranker) on a BEIR split with pytrec_eval."""
+    from synthret_ray.evaluation import EvalConfig, run_eval
+    from synthret_ray.evaluation.report import print_metrics
+    from synthret_ray.evaluation.runner import output_paths
+
+    flags = {"data": data, "split": split, "retriever": retriever, "model": model, "out": out,
+             "reranker.model": reranker, "reranker.depth": depth}
+    try:
+        cfg = load_config(EvalConfig, config, overrides, values={k: v for k, v in flags.items() if v is not None})
+        console.print(yaml.safe_dump(cfg.model_dump(mode="json", exclude_defaults=True), sort_keys=False).strip(),
+                      style="dim", highlight=False)
+        result = run_eval(cfg, progress=not quiet)
+    except USER_ERRORS as exc:
+        raise _fail(exc) from None
+    print_metrics([result.summary()], title=f"{cfg.data} ({cfg.split})", console=console)
+    if cfg.out:
+        for kind, path in output_paths(cfg.out).items():
+            console.print(f"{kind:>9}: {path}")
+
+
+@data_app.command("validate")
+def validate_command(data_dir: Annotated[str, typer.Argument(help="BEIR folder to check.")]) -> None:
+    """Check a BEIR folder; every problem is listed with file and line. Exit code 1 on errors."""
+    from synthret_ray.data.validate import validate_beir
+
+    report = validate_beir(data_dir)
+    for problem in report.problems:
+        err_console.print(str(problem), style="red" if problem.severity == "error" else "yellow", highlight=False)
+    if report.suppressed:
+        err_console.print(f"... and {report.suppressed} more problems not listed")
+    for key, value in report.counts.items():
+        console.print(f"{key:>24}: {value:,}")
+    n_err = len(report.errors) + report.suppressed_errors
+    console.print(f"{n_err} error(s), {len(report.warnings)} warning(s) in {data_dir}")
+    if not report.ok:
+        raise typer.Exit(code=1)
+
+
+@data_app.command("download")
+def download_command(
+    name: Annotated[str, typer.Argument(help="BEIR dataset name, e.g. scifact.")],
+    out: Annotated[Path, typer.Option("--out", help="Parent folder; the dataset lands in OUT/NAME.")],
+    base_url: Annotated[str | None, typer.Option(help="Mirror serving NAME.zip.")] = None,
+    md5: Annotated[str | None, typer.Option(help="Expected md5 (required for names BEIR does not list).")] = None,
+) -> None:
+    """Download a public BEIR dataset zip, check its md5 and unpack it."""
+    from synthret_ray.data.download import BEIR_BASE_URL, DownloadError, download_beir
+
+    try:
+        path = download_beir(name, out, base_url or BEIR_BASE_URL, md5)
+    except DownloadError as exc:
+        raise _fail(exc) from None
+    console.print(f"{name} -> {path}")
+
+
+@app.command("demo")
+def demo_command(
+    out_dir: Annotated[Path, typer.Option(help="Where results go.")] = Path("runs/demo"),
+    model: Annotated[str, typer.Option(help="Dense encoder.")] = "minilm",
+) -> None:
+    """Evaluate BM25 and a dense model on the bundled `pydocs` corpus (Python stdlib docs, 71 test queries)."""
+    from synthret_ray.evaluation import EvalConfig, run_eval
+    from synthret_ray.evaluation.report import print_metrics
+
+    rows = []
+    for name, values in (("bm25", {"retriever": "bm25"}), ("dense", {"retriever": "dense", "model": model})):
+        cfg = EvalConfig(data=str(DEMO_DATA), out=str(out_dir / f"{name}.json"), **values)
+        try:
+            rows.append(run_eval(cfg).summary())
+        except USER_ERRORS as exc:
+            raise _fail(exc) from None
+    print_metrics(rows, title=f"pydocs (test), results in {out_dir}", console=console)
+
+
+if __name__ == "__main__":
+    app()

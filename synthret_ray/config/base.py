@@ -1,0 +1,138 @@
+"""Config loading shared by every command: YAML file, then dotted overrides, then pydantic validation.
+
+Every problem is collected before raising, and each message names the dotted key, the value received
+and what is allowed, e.g. ``retriever: input should be 'bm25' or 'dense', got 'bm52'``.
+"""
+
+from __future__ import annotations
+
+import typing
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot be used; the message lists every problem found."""
+
+
+class StrictModel(BaseModel):
+    """Base of every config section: unknown keys are errors and loaded configs are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+def _submodel(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model inside an annotation such as ``Foo``, ``Foo | None`` or ``Optional[Foo]``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _submodel(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _check_key(model: type[BaseModel], dotted: str) -> None:
+    """Reject an override key that no field of ``model`` has, listing the valid keys at that level."""
+    current: type[BaseModel] | None = model
+    parts = dotted.split(".")
+    for depth, part in enumerate(parts):
+        if current is None:  # a free-form dict field: any sub-key is accepted
+            return
+        fields = current.model_fields
+        if part not in fields:
+            where = ".".join(parts[:depth]) or "the top level"
+            raise ConfigError(
+                f"unknown config key {dotted!r}: {part!r} is not a field of {where}; valid keys there: {sorted(fields)}"
+            )
+        current = _submodel(fields[part].annotation)
+
+
+def parse_overrides(overrides: list[str]) -> list[tuple[str, Any]]:
+    """Parse ``a.b=value`` strings; values are read as YAML scalars, so ``3``, ``true``, ``[1, 2]`` are typed."""
+    parsed = []
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"override {item!r} is not of the form key.sub=value")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"override {key}: cannot parse value {raw!r}: {exc}") from exc
+        parsed.append((key, value))
+    return parsed
+
+
+def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    node = tree
+    parts = dotted.split(".")
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+    node[parts[-1]] = value
+
+
+def format_validation_error(exc: ValidationError, model: type[BaseModel], source: str) -> str:
+    lines = [f"invalid config ({source}): {exc.error_count()} problem(s)"]
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "<root>"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            parent = model
+            for part in err["loc"][:-1]:
+                sub = _submodel(parent.model_fields[str(part)].annotation) if str(part) in parent.model_fields else None
+                if sub is None:
+                    break
+                parent = sub
+            msg = f"unknown key; valid keys there: {sorted(parent.model_fields)}"
+        elif "input" in err and not isinstance(err["input"], dict):
+            msg = f"{msg}, got {err['input']!r}"
+        lines.append(f"  - {key}: {msg}")
+    return "\n".join(lines)
+
+
+def load_config(
+    model: type[M],
+    path: str | Path | None = None,
+    overrides: list[str] | None = None,
+    base: dict | None = None,
+    values: dict[str, Any] | None = None,
+) -> M:
+    """Build ``model`` from ``base``, then the YAML file at ``path``, then ``values`` (typed dotted keys, e.g.
+    from command-line flags), then the dotted ``key=value`` strings of ``overrides``; later ones win."""
+    tree: dict[str, Any] = dict(base or {})
+    source = "command line"
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"config file {path} must hold a mapping at the top level, got {type(loaded).__name__}")
+        for key, value in loaded.items():
+            _set_dotted(tree, key, value) if "." in key else tree.__setitem__(key, value)
+        source = str(path)
+    for key, value in [*(values or {}).items(), *parse_overrides(overrides or [])]:
+        _check_key(model, key)
+        _set_dotted(tree, key, value)
+    try:
+        return model.model_validate(tree)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, model, source)) from None
+
+
+def dump_config(config: BaseModel, path: str | Path) -> None:
+    """Write the resolved config as YAML, so that ``--config`` on that file reproduces the run."""
+    Path(path).write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False), encoding="utf-8")

@@ -1,0 +1,97 @@
+"""Typed config of ``synthret eval``: data, first-stage retriever (BM25 or dense + faiss), optional reranker."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from synthret_ray.config import StrictModel
+
+# Deepest cutoff among the reported metrics (recall@100, map@100): retrieval must return at least this many.
+MAX_METRIC_DEPTH = 100
+
+
+class BM25Config(StrictModel):
+    k1: float = Field(1.5, gt=0, description="Term-frequency saturation; 0.9-2.0 is the usual range.")
+    b: float = Field(0.75, ge=0, le=1, description="Length normalization; 0 disables it.")
+    method: Literal["lucene", "robertson", "atire", "bm25l", "bm25+"] = Field(
+        "lucene", description="bm25s scoring variant; 'lucene' matches Elasticsearch/Anserini (BEIR's BM25)."
+    )
+    stopwords: str | None = Field("en", description="bm25s stopword list ('en') or null to keep every token.")
+    stemmer: str | None = Field(
+        None, description="PyStemmer language (e.g. 'english'); null keeps surface forms, as BEIR's BM25 table."
+    )
+
+
+class EncodeConfig(StrictModel):
+    batch_size: int = Field(64, gt=0, description="Texts per forward pass; raise it on GPUs (256-1024).")
+    max_seq_length: int | None = Field(None, gt=0, description="Truncate inputs; null keeps the model's own limit.")
+    device: str = Field("auto", description="'auto' (CUDA when present), 'cpu', 'cuda' or 'cuda:N'.")
+    query_prefix: str = Field("", description="Prepended to queries, e.g. 'query: ' for E5 models.")
+    document_prefix: str = Field("", description="Prepended to documents, e.g. 'passage: ' for E5 models.")
+    ray_min_docs: int = Field(
+        200_000,
+        ge=0,
+        description="Corpora with at least this many documents are encoded by a Ray Data actor pool, streamed "
+        "from corpus.jsonl; smaller ones in this process. 0 always uses Ray.",
+    )
+    num_actors: int = Field(1, gt=0, description="Encoder actors of the Ray Data pool (one per GPU on a cluster).")
+    num_cpus_per_actor: float = Field(
+        1.0, gt=0, description="CPUs reserved per actor; leave room for read tasks (0.5 on a 2-core machine)."
+    )
+    num_gpus_per_actor: float = Field(0.0, ge=0, description="GPUs per encoder actor; 1 on GPU clusters.")
+    ray_batch_rows: int = Field(1024, gt=0, description="Rows handed to an actor per call (Ray Data batch size).")
+
+
+class IndexConfig(StrictModel):
+    kind: Literal["flat", "ivf", "hnsw"] = Field(
+        "flat", description="'flat' is exact inner-product search; 'ivf' and 'hnsw' are approximate, for large corpora."
+    )
+    nlist: int | None = Field(None, gt=0, description="IVF cells; null picks 4*sqrt(N).")
+    nprobe: int = Field(32, gt=0, description="IVF cells visited per query: higher is more exact and slower.")
+    hnsw_m: int = Field(32, gt=1, description="HNSW neighbours per node.")
+    ef_construction: int = Field(200, gt=0, description="HNSW build-time beam width.")
+    ef_search: int = Field(256, gt=0, description="HNSW search beam width; keep it above top_k.")
+    device: Literal["auto", "cpu", "gpu"] = Field(
+        "auto", description="'gpu' needs faiss-gpu (the `gpu` extra); 'auto' uses it when present."
+    )
+
+
+class RerankConfig(StrictModel):
+    model: str = Field(description="Cross-encoder: local folder, hub id or packaged name.")
+    depth: int = Field(100, gt=0, description="First-stage candidates rescored per query.")
+    batch_size: int = Field(32, gt=0, description="(query, document) pairs per forward pass.")
+    max_length: int | None = Field(None, gt=0, description="Truncate pairs to this many tokens; null: the model's.")
+    device: str = Field("auto", description="'auto', 'cpu', 'cuda' or 'cuda:N'.")
+
+
+class EvalConfig(StrictModel):
+    data: str = Field(description="BEIR folder (local or s3://, gs://) with corpus.jsonl, queries.jsonl, qrels/.")
+    split: str = Field("test", description="qrels/<split>.tsv to score against.")
+    retriever: Literal["bm25", "dense"] = Field("bm25", description="First stage.")
+    model: str | None = Field(None, description="Dense encoder (required for retriever=dense).")
+    top_k: int = Field(MAX_METRIC_DEPTH, description="Documents retrieved per query (>= 100 for recall@100).")
+    ignore_identical_ids: bool = Field(
+        True, description="BEIR convention: a query never retrieves a document with its own id (matters on ArguAna)."
+    )
+    bm25: BM25Config = BM25Config()
+    encode: EncodeConfig = EncodeConfig()
+    index: IndexConfig = IndexConfig()
+    reranker: RerankConfig | None = Field(None, description="Optional cross-encoder over the first stage's top depth.")
+    out: str | None = Field(None, description="results.json path; per-query metrics, run file and config go beside it.")
+
+    @model_validator(mode="after")
+    def _check(self) -> EvalConfig:
+        problems = []
+        if self.retriever == "dense" and not self.model:
+            problems.append("model: required when retriever=dense (e.g. model=minilm)")
+        if self.retriever == "bm25" and self.model:
+            problems.append(f"model: {self.model!r} has no effect with retriever=bm25; drop it or set retriever=dense")
+        if self.top_k < MAX_METRIC_DEPTH:
+            problems.append(f"top_k: must be >= {MAX_METRIC_DEPTH} so recall@100 and map@100 are exact, got {self.top_k}")
+        if self.reranker and self.reranker.depth > self.top_k:
+            problems.append(f"reranker.depth: {self.reranker.depth} exceeds top_k={self.top_k}; raise top_k")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self

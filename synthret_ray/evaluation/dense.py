@@ -1,0 +1,105 @@
+"""Dense first stage: encode corpus and queries with a sentence-transformers model, search with faiss.
+
+Small corpora are encoded in this process. Large ones stream from ``corpus.jsonl`` through a Ray Data
+actor pool (one model per actor, GPUs when asked) and are added to the index batch by batch, so the
+driver holds embeddings, never the encoded texts twice.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from synthret_ray.data.beir import BeirData, corpus_dataset, doc_text
+from synthret_ray.evaluation.config import EncodeConfig, IndexConfig
+from synthret_ray.evaluation.index import IndexBuilder, search
+from synthret_ray.evaluation.metrics import Run
+from synthret_ray.models import load_sentence_transformer
+
+SUPPORTED_SIMILARITIES = ("cosine", "dot")
+
+
+class DenseEncoder:
+    """A sentence-transformers model with the settings of ``EncodeConfig``; cosine models are L2-normalized."""
+
+    def __init__(self, model_name: str, cfg: EncodeConfig):
+        self.cfg = cfg
+        self.model = load_sentence_transformer(model_name, cfg.device)
+        if cfg.max_seq_length:
+            self.model.max_seq_length = cfg.max_seq_length
+        similarity = self.model.similarity_fn_name or "cosine"
+        if similarity not in SUPPORTED_SIMILARITIES:
+            raise ValueError(
+                f"model {model_name!r} uses similarity {similarity!r}; faiss inner-product search supports "
+                f"{SUPPORTED_SIMILARITIES}"
+            )
+        self.normalize = similarity == "cosine"
+
+    @property
+    def dim(self) -> int:
+        return self.model.get_embedding_dimension()
+
+    def encode(self, texts: list[str], prefix: str = "", progress: bool = False) -> np.ndarray:
+        return self.model.encode(
+            [prefix + t for t in texts],
+            batch_size=self.cfg.batch_size,
+            normalize_embeddings=self.normalize,
+            convert_to_numpy=True,
+            show_progress_bar=progress,
+        ).astype(np.float32, copy=False)
+
+
+class _EncodeActor:
+    """Ray Data actor: loads the model once and encodes batches of documents."""
+
+    def __init__(self, model_name: str, cfg: EncodeConfig):
+        self.encoder = DenseEncoder(model_name, cfg)
+        self.prefix = cfg.document_prefix
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {"_id": batch["_id"], "embedding": self.encoder.encode(list(batch["text"]), self.prefix)}
+
+
+def _index_with_ray(data: BeirData, model_name: str, encode: EncodeConfig, builder: IndexBuilder) -> None:
+    import ray
+    import ray.data
+
+    ds = corpus_dataset(data.path).map_batches(
+        _EncodeActor,
+        fn_constructor_kwargs={"model_name": model_name, "cfg": encode},
+        batch_size=encode.ray_batch_rows,
+        batch_format="numpy",
+        compute=ray.data.ActorPoolStrategy(size=encode.num_actors),
+        num_cpus=encode.num_cpus_per_actor,
+        num_gpus=encode.num_gpus_per_actor,
+    )
+    for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
+        builder.add([str(i) for i in batch["_id"]], np.asarray(batch["embedding"]))
+
+
+def dense_search(
+    data: BeirData, model_name: str, top_k: int, encode: EncodeConfig, index: IndexConfig,
+    exclude_identical_ids: bool = True, progress: bool = True,
+) -> Run:
+    """Top ``top_k`` documents per query by inner product of the model's embeddings."""
+    encoder = DenseEncoder(model_name, encode)
+    builder = IndexBuilder(encoder.dim, len(data.corpus), index)
+    if len(data.corpus) >= encode.ray_min_docs:
+        _index_with_ray(data, model_name, encode, builder)
+    else:
+        doc_ids = list(data.corpus)
+        texts = [doc_text(data.corpus[d]) for d in doc_ids]
+        builder.add(doc_ids, encoder.encode(texts, encode.document_prefix, progress))
+    faiss_index = builder.finish()
+    qids = list(data.queries)
+    q_emb = encoder.encode([data.queries[q] for q in qids], encode.query_prefix, progress)
+    # One extra hit per query, so that dropping the query's own id still leaves top_k documents.
+    scores, positions = search(faiss_index, builder.ids, q_emb, top_k + int(exclude_identical_ids))
+    run: Run = {}
+    for row, qid in enumerate(qids):
+        hits = {
+            builder.ids[p]: float(s)
+            for p, s in zip(positions[row], scores[row])
+            if p >= 0 and not (exclude_identical_ids and builder.ids[p] == qid)
+        }
+        run[qid] = dict(list(hits.items())[:top_k])
+    return run

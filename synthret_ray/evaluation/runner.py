@@ -1,0 +1,110 @@
+"""``synthret eval``: load a BEIR split, retrieve, optionally rerank, score with pytrec_eval, write files.
+
+Outputs beside ``out`` (e.g. ``results.json``): ``results.per_query.jsonl``, ``results.run.trec`` and
+``results.config.yaml``, the resolved config that reproduces the run.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from synthret_ray.config import dump_config
+from synthret_ray.data.beir import BeirData, load_beir
+from synthret_ray.evaluation.config import EvalConfig
+from synthret_ray.evaluation.metrics import Run, drop_identical_ids, evaluate_run, ranked
+
+
+@dataclass
+class EvalResult:
+    metrics: dict[str, float]
+    per_query: dict[str, dict[str, float]]
+    run: Run
+    timings: dict[str, float] = field(default_factory=dict)
+    label: str = ""
+
+    def summary(self) -> dict[str, float | int | str]:
+        return {
+            "system": self.label,
+            **self.metrics,
+            "num_queries": len(self.per_query),
+            "seconds": round(self.timings.get("total", 0.0), 2),
+        }
+
+
+def system_label(cfg: EvalConfig) -> str:
+    label = "bm25" if cfg.retriever == "bm25" else f"dense:{cfg.model}"
+    return f"{label} >> {cfg.reranker.model}@{cfg.reranker.depth}" if cfg.reranker else label
+
+
+def retrieve(cfg: EvalConfig, data: BeirData, progress: bool = True) -> Run:
+    if cfg.retriever == "bm25":
+        from synthret_ray.evaluation.bm25 import bm25_search
+
+        # +1 so that dropping a query's own id still leaves top_k documents.
+        return bm25_search(data.corpus, data.queries, cfg.top_k + int(cfg.ignore_identical_ids), cfg.bm25, progress)
+    from synthret_ray.evaluation.dense import dense_search
+
+    return dense_search(data, cfg.model, cfg.top_k, cfg.encode, cfg.index, cfg.ignore_identical_ids, progress)
+
+
+def run_eval(cfg: EvalConfig, data: BeirData | None = None, progress: bool = True) -> EvalResult:
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    if data is None:
+        data = load_beir(cfg.data, cfg.split)
+    timings["load"] = time.perf_counter() - start
+
+    t = time.perf_counter()
+    run = retrieve(cfg, data, progress)
+    if cfg.ignore_identical_ids:
+        run = drop_identical_ids(run)
+    run = {q: dict(ranked(docs)[: cfg.top_k]) for q, docs in run.items()}
+    timings["retrieve"] = time.perf_counter() - t
+
+    if cfg.reranker is not None:
+        from synthret_ray.evaluation.rerank import rerank
+
+        t = time.perf_counter()
+        run = rerank(data, run, cfg.reranker, progress)
+        timings["rerank"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    metrics, per_query = evaluate_run(data.qrels, run)
+    timings["metrics"] = time.perf_counter() - t
+    timings["total"] = time.perf_counter() - start
+    result = EvalResult(metrics, per_query, run, timings, system_label(cfg))
+    if cfg.out:
+        write_outputs(result, cfg)
+    return result
+
+
+def output_paths(out: str) -> dict[str, Path]:
+    path = Path(out)
+    stem = path.with_suffix("") if path.suffix == ".json" else path
+    return {
+        "results": path if path.suffix == ".json" else path.with_suffix(".json"),
+        "per_query": Path(f"{stem}.per_query.jsonl"),
+        "run": Path(f"{stem}.run.trec"),
+        "config": Path(f"{stem}.config.yaml"),
+    }
+
+
+def write_outputs(result: EvalResult, cfg: EvalConfig) -> dict[str, Path]:
+    paths = output_paths(cfg.out)
+    paths["results"].parent.mkdir(parents=True, exist_ok=True)
+    dump_config(cfg, paths["config"])
+    with open(paths["per_query"], "w", encoding="utf-8") as f:
+        for qid, values in result.per_query.items():
+            f.write(json.dumps({"query_id": qid, **values}) + "\n")
+    tag = result.label.replace(" ", "_")
+    with open(paths["run"], "w", encoding="utf-8") as f:
+        for qid, docs in result.run.items():
+            for rank, (did, score) in enumerate(ranked(docs), start=1):
+                f.write(f"{qid} Q0 {did} {rank} {score:.6f} {tag}\n")
+    payload = {**result.summary(), "split": cfg.split, "data": cfg.data, "timings": result.timings,
+               "files": {k: str(v) for k, v in paths.items()}}
+    paths["results"].write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    return paths
