@@ -31,7 +31,7 @@ ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML con
 
 
 def _fail(exc: BaseException) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+    err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
     return typer.Exit(code=2)
 
 
@@ -75,13 +75,13 @@ def validate_command(data_dir: Annotated[str, typer.Argument(help="BEIR folder t
 
     report = validate_beir(data_dir)
     for problem in report.problems:
-        err_console.print(str(problem), style="red" if problem.severity == "error" else "yellow", highlight=False)
+        err_console.print(str(problem), style="red" if problem.severity == "error" else "yellow", highlight=False, soft_wrap=True)
     if report.suppressed:
         err_console.print(f"... and {report.suppressed} more problems not listed")
     for key, value in report.counts.items():
         console.print(f"{key:>24}: {value:,}")
     n_err = len(report.errors) + report.suppressed_errors
-    console.print(f"{n_err} error(s), {len(report.warnings)} warning(s) in {data_dir}")
+    console.print(f"{n_err} error(s), {len(report.warnings)} warning(s) in {data_dir}", soft_wrap=True)
     if not report.ok:
         raise typer.Exit(code=1)
 

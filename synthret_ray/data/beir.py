@@ -208,8 +208,9 @@ def corpus_dataset(data_dir: str, override_num_blocks: int | None = None) -> ray
     import ray.data
 
     path = _required(data_dir, "corpus.jsonl")
-    filesystem, fs_path = fs.resolve(path)
-    ds = ray.data.read_json(fs_path, filesystem=filesystem, lines=True, override_num_blocks=override_num_blocks)
+    # With lines=True Ray picks the filesystem from the URI scheme itself (it rejects `filesystem=`).
+    uri = path if fs.is_remote(path) else fs.resolve(path)[1]
+    ds = ray.data.read_json(uri, lines=True, override_num_blocks=override_num_blocks)
     return ds.map_batches(_join_title, batch_format="pandas")
 
 

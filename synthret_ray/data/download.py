@@ -13,6 +13,7 @@ import tempfile
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from pathlib import Path
 
 BEIR_BASE_URL = "https://public.ukp.informatik.tu-darmstadt.de/thakur/BEIR/datasets"
@@ -74,7 +75,7 @@ def download_beir(
                 if bad is not None:
                     raise DownloadError(f"{url}: corrupted member {bad!r} in the archive; nothing was written")
                 _safe_extract(zf, unpacked)
-        except zipfile.BadZipFile as exc:
+        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
             raise DownloadError(f"{url} is not a valid zip archive ({exc}); nothing was written") from exc
         src = unpacked / name if (unpacked / name).is_dir() else unpacked
         if not (src / "corpus.jsonl").is_file():

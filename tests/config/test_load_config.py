@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from synthret_ray.config import ConfigError, dump_config, load_config
+from synthret_ray.evaluation.config import EvalConfig
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+
+
+def test_overrides_are_typed_and_win_over_the_file(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("data: /x\nretriever: dense\nmodel: minilm\nencode:\n  batch_size: 8\n")
+    cfg = load_config(EvalConfig, path, ["encode.batch_size=128", "index.kind=hnsw", "ignore_identical_ids=false"])
+    assert cfg.encode.batch_size == 128 and isinstance(cfg.encode.batch_size, int)
+    assert cfg.index.kind == "hnsw"
+    assert cfg.ignore_identical_ids is False
+    assert cfg.model == "minilm"
+
+
+def test_flag_values_sit_between_file_and_overrides(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("data: /x\nsplit: dev\n")
+    cfg = load_config(EvalConfig, path, ["split=train"], values={"split": "test", "data": "/y"})
+    assert (cfg.split, cfg.data) == ("train", "/y")
+
+
+def test_unknown_override_key_names_key_and_valid_keys():
+    with pytest.raises(ConfigError, match=r"'encode.batchsize'.*valid keys there: \[.*'batch_size'"):
+        load_config(EvalConfig, None, ["data=/x", "encode.batchsize=3"])
+
+
+def test_unknown_key_in_file_names_the_key(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("data: /x\nindex:\n  knd: flat\n")
+    with pytest.raises(ConfigError, match=r"index\.knd: unknown key; valid keys there: \[.*'kind'"):
+        load_config(EvalConfig, path)
+
+
+def test_wrong_type_names_key_and_value():
+    with pytest.raises(ConfigError, match=r"encode\.batch_size: .*integer.*got 'many'"):
+        load_config(EvalConfig, None, ["data=/x", "encode.batch_size=many"])
+
+
+def test_all_problems_are_reported_at_once():
+    with pytest.raises(ConfigError) as info:
+        load_config(EvalConfig, None, ["data=/x", "retriever=bm52", "index.nprobe=0"])
+    assert "retriever" in str(info.value) and "index.nprobe" in str(info.value)
+    assert "2 problem(s)" in str(info.value)
+
+
+def test_cross_field_rules():
+    with pytest.raises(ConfigError, match="model: required when retriever=dense"):
+        load_config(EvalConfig, None, ["data=/x", "retriever=dense"])
+    with pytest.raises(ConfigError, match="top_k: must be >= 100"):
+        load_config(EvalConfig, None, ["data=/x", "top_k=10"])
+    with pytest.raises(ConfigError, match=r"reranker\.depth: 200 exceeds top_k=100"):
+        load_config(EvalConfig, None, ["data=/x", "reranker.model=m", "reranker.depth=200"])
+    with pytest.raises(ConfigError, match=r"reranker\.model: Field required"):
+        load_config(EvalConfig, None, ["data=/x", "reranker.depth=10"])
+
+
+def test_missing_file_and_bad_yaml(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found: .*nope.yaml"):
+        load_config(EvalConfig, tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("data: [unclosed\n")
+    with pytest.raises(ConfigError, match="bad.yaml is not valid YAML"):
+        load_config(EvalConfig, bad)
+    listy = tmp_path / "list.yaml"
+    listy.write_text("- a\n- b\n")
+    with pytest.raises(ConfigError, match="must hold a mapping"):
+        load_config(EvalConfig, listy)
+
+
+def test_malformed_override():
+    with pytest.raises(ConfigError, match="not of the form key.sub=value"):
+        load_config(EvalConfig, None, ["data"])
+
+
+def test_configs_are_frozen():
+    cfg = load_config(EvalConfig, None, ["data=/x"])
+    with pytest.raises(Exception, match="frozen"):
+        cfg.split = "dev"
+
+
+def test_dumped_config_round_trips(tmp_path):
+    cfg = load_config(EvalConfig, None, ["data=/x", "retriever=dense", "model=minilm", "reranker.model=ce"])
+    dump_config(cfg, tmp_path / "r.yaml")
+    assert load_config(EvalConfig, tmp_path / "r.yaml") == cfg
+
+
+@pytest.mark.parametrize("path", sorted(CONFIGS.glob("eval/*.yaml")), ids=lambda p: p.name)
+def test_shipped_eval_configs_validate(path):
+    text = path.read_text()
+    assert text.startswith("#"), "every shipped config starts with a header comment"
+    raw = yaml.safe_load(text)
+    load_config(EvalConfig, path, base={"data": "/placeholder"} if "data" not in raw else None)
+
+
+def test_there_are_shipped_eval_configs():
+    assert len(list(CONFIGS.glob("eval/*.yaml"))) >= 3

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+# Tests never reach a model hub; Ray runs locally without telemetry.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+# A tiny corpus where each query has one clearly matching document (and q3 shares its id with a document).
+TINY_CORPUS = {
+    "d1": ("Sourdough", "Sourdough bread is leavened by a culture of wild yeast and lactic acid bacteria."),
+    "d2": ("Coral reefs", "The Great Barrier Reef is the largest coral reef system, off the coast of Queensland."),
+    "d3": ("Photosynthesis", "Plants convert light energy, water and carbon dioxide into glucose and oxygen."),
+    "d4": ("Volcanoes", "A volcano is a rupture in the crust through which lava, ash and gases escape."),
+    "d5": ("Chess", "Chess is a board game for two players on a checkered board of sixty-four squares."),
+    "d6": ("Jupiter", "Jupiter is the largest planet in the solar system, a gas giant with a great red spot."),
+    "q3": ("Trap", "How do plants turn sunlight into sugar? This document carries the id of a query."),
+}
+TINY_QUERIES = {
+    "q1": "what makes sourdough bread rise",
+    "q2": "largest coral reef in the world",
+    "q3": "how do plants turn sunlight into sugar",
+    "q4": "board game with sixty-four squares",
+}
+TINY_QRELS = {"q1": {"d1": 1}, "q2": {"d2": 1}, "q3": {"d3": 2}, "q4": {"d5": 1}}
+
+
+def write_beir(
+    root: Path,
+    corpus: dict[str, tuple[str, str]] | None = None,
+    queries: dict[str, str] | None = None,
+    qrels: dict[str, dict[str, int]] | None = None,
+    split: str = "test",
+    newline: str = "\n",
+) -> Path:
+    """Write a BEIR folder; ``newline="\\r\\n"`` reproduces BEIR's CRLF qrels files."""
+    corpus = TINY_CORPUS if corpus is None else corpus
+    queries = TINY_QUERIES if queries is None else queries
+    qrels = TINY_QRELS if qrels is None else qrels
+    (root / "qrels").mkdir(parents=True, exist_ok=True)
+    with open(root / "corpus.jsonl", "w", encoding="utf-8", newline="") as f:
+        for did, (title, text) in corpus.items():
+            f.write(json.dumps({"_id": did, "title": title, "text": text}) + newline)
+    with open(root / "queries.jsonl", "w", encoding="utf-8", newline="") as f:
+        for qid, text in queries.items():
+            f.write(json.dumps({"_id": qid, "text": text}) + newline)
+    with open(root / "qrels" / f"{split}.tsv", "w", encoding="utf-8", newline="") as f:
+        f.write("query-id\tcorpus-id\tscore" + newline)
+        for qid, rels in qrels.items():
+            for did, score in rels.items():
+                f.write(f"{qid}\t{did}\t{score}{newline}")
+    return root
+
+
+@pytest.fixture
+def tiny_beir(tmp_path: Path) -> Path:
+    return write_beir(tmp_path / "tiny")
+
+
+@pytest.fixture
+def ray_local(request):
+    import ray
+
+    params = getattr(request, "param", {}) or {}
+    ray.init(num_cpus=params.get("num_cpus", 2), include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def minilm_path() -> str:
+    from synthret_ray.models import resolve_model
+
+    return resolve_model("minilm").source
