@@ -53,12 +53,22 @@ def eval_command(
     from synthret_ray.evaluation.report import print_metrics
     from synthret_ray.evaluation.runner import output_paths
 
-    flags = {"data": data, "split": split, "retriever": retriever, "model": model, "out": out,
-             "reranker.model": reranker, "reranker.depth": depth}
+    flags = {
+        "data": data,
+        "split": split,
+        "retriever": retriever,
+        "model": model,
+        "out": out,
+        "reranker.model": reranker,
+        "reranker.depth": depth,
+    }
     try:
         cfg = load_config(EvalConfig, config, overrides, values={k: v for k, v in flags.items() if v is not None})
-        console.print(yaml.safe_dump(cfg.model_dump(mode="json", exclude_defaults=True), sort_keys=False).strip(),
-                      style="dim", highlight=False)
+        console.print(
+            yaml.safe_dump(cfg.model_dump(mode="json", exclude_defaults=True), sort_keys=False).strip(),
+            style="dim",
+            highlight=False,
+        )
         result = run_eval(cfg, progress=not quiet)
     except USER_ERRORS as exc:
         raise _fail(exc) from None
@@ -75,7 +85,9 @@ def validate_command(data_dir: Annotated[str, typer.Argument(help="BEIR folder t
 
     report = validate_beir(data_dir)
     for problem in report.problems:
-        err_console.print(str(problem), style="red" if problem.severity == "error" else "yellow", highlight=False, soft_wrap=True)
+        err_console.print(
+            str(problem), style="red" if problem.severity == "error" else "yellow", highlight=False, soft_wrap=True
+        )
     if report.suppressed:
         err_console.print(f"... and {report.suppressed} more problems not listed")
     for key, value in report.counts.items():

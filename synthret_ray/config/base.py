@@ -48,7 +48,8 @@ def _check_key(model: type[BaseModel], dotted: str) -> None:
         if part not in fields:
             where = ".".join(parts[:depth]) or "the top level"
             raise ConfigError(
-                f"unknown config key {dotted!r}: {part!r} is not a field of {where}; valid keys there: {sorted(fields)}"
+                f"unknown config key {dotted!r}: {part!r} is not a field of {where}; "
+                f"valid keys there: {sorted(fields)}"
             )
         current = _submodel(fields[part].annotation)
 
@@ -89,7 +90,9 @@ def format_validation_error(exc: ValidationError, model: type[BaseModel], source
         if err["type"] == "extra_forbidden":
             parent = model
             for part in err["loc"][:-1]:
-                sub = _submodel(parent.model_fields[str(part)].annotation) if str(part) in parent.model_fields else None
+                sub = (
+                    _submodel(parent.model_fields[str(part)].annotation) if str(part) in parent.model_fields else None
+                )
                 if sub is None:
                     break
                 parent = sub

@@ -196,10 +196,14 @@ def load_beir(data_dir: str, split: str = "test") -> BeirData:
     qrels_path = fs.join(data_dir, "qrels", f"{split}.tsv")
     unknown_q = sorted(q for q in qrels if q not in queries)
     if unknown_q:
-        raise DataFormatError(qrels_path, None, "query-id", f"{len(unknown_q)} ids not in queries.jsonl, e.g. {unknown_q[:3]}")
+        raise DataFormatError(
+            qrels_path, None, "query-id", f"{len(unknown_q)} ids not in queries.jsonl, e.g. {unknown_q[:3]}"
+        )
     unknown_d = sorted({d for rels in qrels.values() for d in rels if d not in corpus})
     if unknown_d:
-        raise DataFormatError(qrels_path, None, "corpus-id", f"{len(unknown_d)} ids not in corpus.jsonl, e.g. {unknown_d[:3]}")
+        raise DataFormatError(
+            qrels_path, None, "corpus-id", f"{len(unknown_d)} ids not in corpus.jsonl, e.g. {unknown_d[:3]}"
+        )
     return BeirData(corpus, {q: queries[q] for q in qrels}, qrels, split, data_dir)
 
 

@@ -91,7 +91,9 @@ def _fetch(url: str, dest: Path, timeout: float, progress: bool) -> str:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as resp, open(dest, "wb") as f:
             total = int(resp.headers.get("Content-Length") or 0) or None
-            with tqdm(total=total, unit="B", unit_scale=True, desc=f"download {dest.name}", disable=not progress) as bar:
+            with tqdm(
+                total=total, unit="B", unit_scale=True, desc=f"download {dest.name}", disable=not progress
+            ) as bar:
                 while chunk := resp.read(1 << 20):
                     f.write(chunk)
                     md5.update(chunk)

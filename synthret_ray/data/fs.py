@@ -41,7 +41,9 @@ def list_files(uri: str, suffix: str = "") -> list[str]:
     """Names of the files directly inside ``uri`` that end with ``suffix``, sorted."""
     fs, path = resolve(uri)
     infos = fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))
-    return sorted(posixpath.basename(i.path) for i in infos if i.type == pafs.FileType.File and i.path.endswith(suffix))
+    return sorted(
+        posixpath.basename(i.path) for i in infos if i.type == pafs.FileType.File and i.path.endswith(suffix)
+    )
 
 
 def iter_lines(uri: str, chunk_size: int = 1 << 20) -> Iterator[bytes]:

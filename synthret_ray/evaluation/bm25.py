@@ -35,6 +35,6 @@ def bm25_search(
     k = min(top_k, len(doc_ids))
     indices, scores = retriever.retrieve(query_tokens, k=k, show_progress=progress)
     return {
-        qid: {doc_ids[i]: float(s) for i, s in zip(indices[row], scores[row]) if s > 0}
+        qid: {doc_ids[i]: float(s) for i, s in zip(indices[row], scores[row], strict=True) if s > 0}
         for row, qid in enumerate(qids)
     }

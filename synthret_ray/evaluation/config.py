@@ -46,7 +46,8 @@ class EncodeConfig(StrictModel):
 
 class IndexConfig(StrictModel):
     kind: Literal["flat", "ivf", "hnsw"] = Field(
-        "flat", description="'flat' is exact inner-product search; 'ivf' and 'hnsw' are approximate, for large corpora."
+        "flat",
+        description="'flat' is exact inner-product search; 'ivf' and 'hnsw' are approximate, for large corpora.",
     )
     nlist: int | None = Field(None, gt=0, description="IVF cells; null picks 4*sqrt(N).")
     nprobe: int = Field(32, gt=0, description="IVF cells visited per query: higher is more exact and slower.")
@@ -79,7 +80,9 @@ class EvalConfig(StrictModel):
     encode: EncodeConfig = EncodeConfig()
     index: IndexConfig = IndexConfig()
     reranker: RerankConfig | None = Field(None, description="Optional cross-encoder over the first stage's top depth.")
-    out: str | None = Field(None, description="results.json path; per-query metrics, run file and config go beside it.")
+    out: str | None = Field(
+        None, description="results.json path; per-query metrics, run file and config go beside it."
+    )
 
     @model_validator(mode="after")
     def _check(self) -> EvalConfig:
@@ -89,7 +92,9 @@ class EvalConfig(StrictModel):
         if self.retriever == "bm25" and self.model:
             problems.append(f"model: {self.model!r} has no effect with retriever=bm25; drop it or set retriever=dense")
         if self.top_k < MAX_METRIC_DEPTH:
-            problems.append(f"top_k: must be >= {MAX_METRIC_DEPTH} so recall@100 and map@100 are exact, got {self.top_k}")
+            problems.append(
+                f"top_k: must be >= {MAX_METRIC_DEPTH} so recall@100 and map@100 are exact, got {self.top_k}"
+            )
         if self.reranker and self.reranker.depth > self.top_k:
             problems.append(f"reranker.depth: {self.reranker.depth} exceeds top_k={self.top_k}; raise top_k")
         if problems:

@@ -77,10 +77,9 @@ def _index_with_ray(data: BeirData, model_name: str, encode: EncodeConfig, build
 
 
 def dense_search(
-    data: BeirData, model_name: str, top_k: int, encode: EncodeConfig, index: IndexConfig,
-    exclude_identical_ids: bool = True, progress: bool = True,
+    data: BeirData, model_name: str, k: int, encode: EncodeConfig, index: IndexConfig, progress: bool = True
 ) -> Run:
-    """Top ``top_k`` documents per query by inner product of the model's embeddings."""
+    """Top ``k`` documents per query by inner product of the model's embeddings."""
     encoder = DenseEncoder(model_name, encode)
     builder = IndexBuilder(encoder.dim, len(data.corpus), index)
     if len(data.corpus) >= encode.ray_min_docs:
@@ -92,14 +91,8 @@ def dense_search(
     faiss_index = builder.finish()
     qids = list(data.queries)
     q_emb = encoder.encode([data.queries[q] for q in qids], encode.query_prefix, progress)
-    # One extra hit per query, so that dropping the query's own id still leaves top_k documents.
-    scores, positions = search(faiss_index, builder.ids, q_emb, top_k + int(exclude_identical_ids))
-    run: Run = {}
-    for row, qid in enumerate(qids):
-        hits = {
-            builder.ids[p]: float(s)
-            for p, s in zip(positions[row], scores[row])
-            if p >= 0 and not (exclude_identical_ids and builder.ids[p] == qid)
-        }
-        run[qid] = dict(list(hits.items())[:top_k])
-    return run
+    scores, positions = search(faiss_index, builder.ids, q_emb, k)
+    return {
+        qid: {builder.ids[p]: float(s) for p, s in zip(positions[row], scores[row], strict=True) if p >= 0}
+        for row, qid in enumerate(qids)
+    }

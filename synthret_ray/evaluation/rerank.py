@@ -14,12 +14,16 @@ def rerank(data: BeirData, first_stage: Run, cfg: RerankConfig, progress: bool =
     model = load_cross_encoder(cfg.model, cfg.device, cfg.max_length)
     heads = {qid: [d for d, _ in ranked(docs)[: cfg.depth]] for qid, docs in first_stage.items()}
     pairs = [(data.queries[qid], doc_text(data.corpus[d])) for qid, docs in heads.items() for d in docs]
-    scores = model.predict(pairs, batch_size=cfg.batch_size, show_progress_bar=progress, convert_to_numpy=True) if pairs else []
+    scores = (
+        model.predict(pairs, batch_size=cfg.batch_size, show_progress_bar=progress, convert_to_numpy=True)
+        if pairs
+        else []
+    )
     out: Run = {}
     pos = 0
     for qid, docs in first_stage.items():
         head = heads[qid]
-        reranked = {d: float(s) for d, s in zip(head, scores[pos : pos + len(head)])}
+        reranked = {d: float(s) for d, s in zip(head, scores[pos : pos + len(head)], strict=True)}
         pos += len(head)
         floor = min(reranked.values(), default=0.0)
         tail = [d for d, _ in ranked(docs)[cfg.depth :]]

@@ -40,14 +40,20 @@ def system_label(cfg: EvalConfig) -> str:
 
 
 def retrieve(cfg: EvalConfig, data: BeirData, progress: bool = True) -> Run:
+    """The first stage's top ``top_k`` per query, after dropping each query's own id (BEIR convention)."""
+    # One extra hit per query, so that dropping the query's own id still leaves top_k documents.
+    k = cfg.top_k + int(cfg.ignore_identical_ids)
     if cfg.retriever == "bm25":
         from synthret_ray.evaluation.bm25 import bm25_search
 
-        # +1 so that dropping a query's own id still leaves top_k documents.
-        return bm25_search(data.corpus, data.queries, cfg.top_k + int(cfg.ignore_identical_ids), cfg.bm25, progress)
-    from synthret_ray.evaluation.dense import dense_search
+        run = bm25_search(data.corpus, data.queries, k, cfg.bm25, progress)
+    else:
+        from synthret_ray.evaluation.dense import dense_search
 
-    return dense_search(data, cfg.model, cfg.top_k, cfg.encode, cfg.index, cfg.ignore_identical_ids, progress)
+        run = dense_search(data, cfg.model, k, cfg.encode, cfg.index, progress)
+    if cfg.ignore_identical_ids:
+        run = drop_identical_ids(run)
+    return {q: dict(ranked(docs)[: cfg.top_k]) for q, docs in run.items()}
 
 
 def run_eval(cfg: EvalConfig, data: BeirData | None = None, progress: bool = True) -> EvalResult:
@@ -59,9 +65,6 @@ def run_eval(cfg: EvalConfig, data: BeirData | None = None, progress: bool = Tru
 
     t = time.perf_counter()
     run = retrieve(cfg, data, progress)
-    if cfg.ignore_identical_ids:
-        run = drop_identical_ids(run)
-    run = {q: dict(ranked(docs)[: cfg.top_k]) for q, docs in run.items()}
     timings["retrieve"] = time.perf_counter() - t
 
     if cfg.reranker is not None:
@@ -104,7 +107,12 @@ def write_outputs(result: EvalResult, cfg: EvalConfig) -> dict[str, Path]:
         for qid, docs in result.run.items():
             for rank, (did, score) in enumerate(ranked(docs), start=1):
                 f.write(f"{qid} Q0 {did} {rank} {score:.6f} {tag}\n")
-    payload = {**result.summary(), "split": cfg.split, "data": cfg.data, "timings": result.timings,
-               "files": {k: str(v) for k, v in paths.items()}}
+    payload = {
+        **result.summary(),
+        "split": cfg.split,
+        "data": cfg.data,
+        "timings": result.timings,
+        "files": {k: str(v) for k, v in paths.items()},
+    }
     paths["results"].write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     return paths

@@ -113,10 +113,7 @@ def _resolve_hub(name: str) -> ResolvedModel:
 
 
 def _not_found_message(name: str, why: str) -> str:
-    return (
-        f"model {name!r} is not a local path nor a packaged model ({', '.join(sorted(PACKAGED_MODELS))}), "
-        f"and {why}"
-    )
+    return f"model {name!r} is not a local path nor a packaged model ({', '.join(sorted(PACKAGED_MODELS))}), and {why}"
 
 
 def _device(device: str | None) -> str | None:
@@ -134,4 +131,6 @@ def load_cross_encoder(name: str, device: str | None = None, max_length: int | N
     from sentence_transformers import CrossEncoder
 
     resolved = resolve_model(name)
-    return CrossEncoder(resolved.source, device=_device(device), max_length=max_length, local_files_only=resolved.local)
+    return CrossEncoder(
+        resolved.source, device=_device(device), max_length=max_length, local_files_only=resolved.local
+    )

@@ -18,7 +18,9 @@ def test_reads_lf_and_crlf(tmp_path, newline):
 
 
 def test_load_keeps_only_judged_queries(tmp_path):
-    root = write_beir(tmp_path, queries={"q1": "a", "q2": "b", "q9": "unjudged"}, qrels={"q1": {"d1": 1}, "q2": {"d2": 0}})
+    root = write_beir(
+        tmp_path, queries={"q1": "a", "q2": "b", "q9": "unjudged"}, qrels={"q1": {"d1": 1}, "q2": {"d2": 0}}
+    )
     data = load_beir(str(root))
     assert set(data.queries) == {"q1", "q2"} and data.qrels["q2"] == {"d2": 0}
 
@@ -64,3 +66,9 @@ def test_corpus_streams_as_ray_dataset(tmp_path, ray_local):
     rows = corpus_dataset(str(root), override_num_blocks=2).take_all()
     assert {r["_id"] for r in rows} == {"d1", "d2", "d3", "d4", "d5", "d6", "q3"}
     assert next(r["text"] for r in rows if r["_id"] == "d5").startswith("Chess Chess is a board game")
+
+
+def test_reads_through_a_filesystem_uri(tmp_path):
+    root = write_beir(tmp_path / "uri")
+    data = load_beir(f"file://{root}")
+    assert data.qrels == TINY_QRELS and len(data.corpus) == 7

@@ -110,5 +110,7 @@ def test_cli_download(tmp_path, http_root):
     ok = runner.invoke(app, [*args, "--md5", hashlib.md5(blob).hexdigest()])
     assert ok.exit_code == 0, ok.output
     assert (tmp_path / "d" / "tiny" / "corpus.jsonl").is_file()
-    bad = runner.invoke(app, ["data", "download", "tiny", "--out", str(tmp_path / "e"), "--base-url", url, "--md5", "1" * 32])
+    bad = runner.invoke(
+        app, ["data", "download", "tiny", "--out", str(tmp_path / "e"), "--base-url", url, "--md5", "1" * 32]
+    )
     assert bad.exit_code == 2 and "md5 mismatch" in bad.output

@@ -33,7 +33,11 @@ def test_clean_folder_has_counts_and_no_problems(tiny_beir):
         ("corpus.jsonl", b'{"title": "t", "text": "x"}\n', r"corpus\.jsonl:8: field '_id': missing"),
         ("corpus.jsonl", b'{"_id": 9, "text": "x"}\n', r"corpus\.jsonl:8: field '_id': must be a non-empty string"),
         ("corpus.jsonl", b'{"_id": "d9", "title": "t"}\n', r"corpus\.jsonl:8: field 'text': missing"),
-        ("corpus.jsonl", b'{"_id": "d1", "text": "again"}\n', r"corpus\.jsonl:8: field '_id': duplicate id 'd1' \(first on line 1\)"),
+        (
+            "corpus.jsonl",
+            b'{"_id": "d1", "text": "again"}\n',
+            r"corpus\.jsonl:8: field '_id': duplicate id 'd1' \(first on line 1\)",
+        ),
         ("corpus.jsonl", b'{"_id": "d9", "text": "caf\xe9"}\n', r"corpus\.jsonl:8: not valid UTF-8"),
         ("queries.jsonl", b'{"_id": "q9", "text": "  "}\n', r"error: .*queries\.jsonl:5: field 'text': empty"),
         ("qrels/test.tsv", b"q1\td1\n", r"test\.tsv:6: expected 3 tab-separated columns, got 2"),

@@ -57,8 +57,14 @@ def test_ray_data_actor_encoding_matches_in_process(tiny_beir, ray_local):
     data = load_beir(str(tiny_beir))
     local = run_eval(_cfg(tiny_beir, "retriever=dense", "model=minilm"), data, progress=False)
     streamed = run_eval(
-        _cfg(tiny_beir, "retriever=dense", "model=minilm", "encode.ray_min_docs=0", "encode.num_cpus_per_actor=0.5",
-             "encode.ray_batch_rows=3"),
+        _cfg(
+            tiny_beir,
+            "retriever=dense",
+            "model=minilm",
+            "encode.ray_min_docs=0",
+            "encode.num_cpus_per_actor=0.5",
+            "encode.ray_batch_rows=3",
+        ),
         data,
         progress=False,
     )
@@ -100,8 +106,20 @@ def test_cli_writes_results_beside_out_and_config_reproduces(tiny_beir, tmp_path
     out = tmp_path / "res" / "results.json"
     runner = CliRunner()
     first = runner.invoke(
-        app, ["eval", "--data", str(tiny_beir), "--retriever", "dense", "--model", "minilm", "--out", str(out), "-q",
-              "encode.batch_size=2"],
+        app,
+        [
+            "eval",
+            "--data",
+            str(tiny_beir),
+            "--retriever",
+            "dense",
+            "--model",
+            "minilm",
+            "--out",
+            str(out),
+            "-q",
+            "encode.batch_size=2",
+        ],
     )
     assert first.exit_code == 0, first.output
     payload = json.loads(out.read_text())

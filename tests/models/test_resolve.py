@@ -33,7 +33,9 @@ def test_missing_local_path_is_an_error(name):
 
 def test_uncached_hub_id_offline_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(ModelNotFoundError, match=r"not a local path nor a packaged model \(minilm, smollm2\).*offline"):
+    with pytest.raises(
+        ModelNotFoundError, match=r"not a local path nor a packaged model \(minilm, smollm2\).*offline"
+    ):
         resolve_model("synthret-test/definitely-not-cached")
 
 
