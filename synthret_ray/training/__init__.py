@@ -1,0 +1,1 @@
+"""Training: losses, bi-/cross-encoder models and Ray Train loops."""
