@@ -1,4 +1,4 @@
-"""The ``synthret`` command line: ``eval``, ``data validate``, ``data download``, ``demo``.
+"""The ``synthret`` command line: ``eval``, ``train``, ``data validate|download|export-pairs``, ``demo``.
 
 Every command that takes ``--config FILE`` also takes dotted ``key.sub=value`` overrides as trailing
 arguments; flags such as ``--model`` are shortcuts for the same keys.
@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 import yaml
 from rich.console import Console
+from rich.table import Table
 
 from synthret_ray.config import ConfigError, load_config
 from synthret_ray.data.beir import DataFormatError
@@ -113,6 +114,68 @@ def download_command(
     except DownloadError as exc:
         raise _fail(exc) from None
     console.print(f"{name} -> {path}")
+
+
+@app.command("train")
+def train_command(
+    config: ConfigOpt = None,
+    stage: Annotated[str | None, typer.Option(help="pairs | distill | align | listwise | reranker.")] = None,
+    overrides: Overrides = None,
+) -> None:
+    """Train a bi-encoder or cross-encoder on Ray Train; exports the best checkpoint as a model folder."""
+    from synthret_ray.training.config import TrainConfig
+    from synthret_ray.training.trainer import train
+
+    try:
+        cfg = load_config(TrainConfig, config, overrides, values={"stage": stage} if stage else None)
+    except USER_ERRORS as exc:
+        raise _fail(exc) from None
+    console.print(
+        yaml.safe_dump(cfg.model_dump(mode="json", exclude_defaults=True), sort_keys=False).strip(),
+        style="dim",
+        highlight=False,
+    )
+    from ray.train import TrainingFailedError
+
+    try:
+        result = train(cfg)
+    except (*USER_ERRORS, TrainingFailedError) as exc:  # Ray wraps worker errors such as a NaN loss
+        raise _fail(exc) from None
+    table = Table(title=f"{cfg.stage} training ({result.rows:,} rows, {sum(result.skipped.values())} skipped)")
+    for col in ("epoch", "step", "loss", "samples_per_s", "ndcg_at_10", "recall_at_100"):
+        table.add_column(col, justify="right")
+    for row in result.history:
+        table.add_row(
+            *(_fmt(row.get(col)) for col in ("epoch", "step", "loss", "samples_per_s", "ndcg_at_10", "recall_at_100"))
+        )
+    console.print(table)
+    console.print(f"best checkpoint {_fmt_metrics(result.best_metrics)} exported to {result.export_dir}")
+
+
+def _fmt(value) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return "-"
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def _fmt_metrics(metrics: dict) -> str:
+    return ", ".join(f"{k}={_fmt(metrics[k])}" for k in ("step", "ndcg_at_10", "loss") if k in metrics)
+
+
+@data_app.command("export-pairs")
+def export_pairs_command(
+    data_dir: Annotated[str, typer.Argument(help="BEIR folder.")],
+    out: Annotated[Path, typer.Option("--out", help="Parquet file to write.")],
+    split: Annotated[str, typer.Option(help="qrels split (never test).")] = "train",
+) -> None:
+    """Write a BEIR split's judged (query, document) pairs as `pairs` training data."""
+    from synthret_ray.training.data import write_pairs_from_beir
+
+    try:
+        n = write_pairs_from_beir(data_dir, split, out)
+    except USER_ERRORS as exc:
+        raise _fail(exc) from None
+    console.print(f"{n:,} pairs -> {out}")
 
 
 @app.command("demo")

@@ -7,6 +7,8 @@ driver holds embeddings, never the encoded texts twice.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from synthret_ray.data.beir import BeirData, corpus_dataset, doc_text
@@ -15,21 +17,24 @@ from synthret_ray.evaluation.index import IndexBuilder, search
 from synthret_ray.evaluation.metrics import Run
 from synthret_ray.models import load_sentence_transformer
 
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
 SUPPORTED_SIMILARITIES = ("cosine", "dot")
 
 
 class DenseEncoder:
     """A sentence-transformers model with the settings of ``EncodeConfig``; cosine models are L2-normalized."""
 
-    def __init__(self, model_name: str, cfg: EncodeConfig):
+    def __init__(self, model: str | SentenceTransformer, cfg: EncodeConfig):
         self.cfg = cfg
-        self.model = load_sentence_transformer(model_name, cfg.device)
+        self.model = load_sentence_transformer(model, cfg.device) if isinstance(model, str) else model
         if cfg.max_seq_length:
             self.model.max_seq_length = cfg.max_seq_length
         similarity = self.model.similarity_fn_name or "cosine"
         if similarity not in SUPPORTED_SIMILARITIES:
             raise ValueError(
-                f"model {model_name!r} uses similarity {similarity!r}; faiss inner-product search supports "
+                f"model {model!r} uses similarity {similarity!r}; faiss inner-product search supports "
                 f"{SUPPORTED_SIMILARITIES}"
             )
         self.normalize = similarity == "cosine"
@@ -77,12 +82,18 @@ def _index_with_ray(data: BeirData, model_name: str, encode: EncodeConfig, build
 
 
 def dense_search(
-    data: BeirData, model_name: str, k: int, encode: EncodeConfig, index: IndexConfig, progress: bool = True
+    data: BeirData,
+    encoder: DenseEncoder,
+    k: int,
+    encode: EncodeConfig,
+    index: IndexConfig,
+    progress: bool = True,
+    model_name: str | None = None,
 ) -> Run:
-    """Top ``k`` documents per query by inner product of the model's embeddings."""
-    encoder = DenseEncoder(model_name, encode)
+    """Top ``k`` documents per query by inner product of the encoder's embeddings. With ``model_name`` (so that
+    actors can load the model), corpora of ``encode.ray_min_docs`` documents or more go through Ray Data."""
     builder = IndexBuilder(encoder.dim, len(data.corpus), index)
-    if len(data.corpus) >= encode.ray_min_docs:
+    if model_name is not None and len(data.corpus) >= encode.ray_min_docs:
         _index_with_ray(data, model_name, encode, builder)
     else:
         doc_ids = list(data.corpus)

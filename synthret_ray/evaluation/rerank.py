@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from synthret_ray.data.beir import BeirData, doc_text
 from synthret_ray.evaluation.config import RerankConfig
 from synthret_ray.evaluation.metrics import Run, ranked
 from synthret_ray.models import load_cross_encoder
 
+if TYPE_CHECKING:
+    from sentence_transformers import CrossEncoder
 
-def rerank(data: BeirData, first_stage: Run, cfg: RerankConfig, progress: bool = True) -> Run:
+
+def rerank(
+    data: BeirData, first_stage: Run, cfg: RerankConfig, progress: bool = True, model: CrossEncoder | None = None
+) -> Run:
     """Cross-encoder scores for each query's top ``cfg.depth``; deeper documents keep their first-stage
-    order below every reranked one, so recall@100 is unchanged when ``depth`` < 100."""
-    model = load_cross_encoder(cfg.model, cfg.device, cfg.max_length)
+    order below every reranked one, so recall@100 is unchanged when ``depth`` < 100. ``model`` overrides
+    ``cfg.model`` with a loaded cross-encoder (evaluation during training)."""
+    if model is None:
+        model = load_cross_encoder(cfg.model, cfg.device, cfg.max_length)
     heads = {qid: [d for d, _ in ranked(docs)[: cfg.depth]] for qid, docs in first_stage.items()}
     pairs = [(data.queries[qid], doc_text(data.corpus[d])) for qid, docs in heads.items() for d in docs]
     scores = (

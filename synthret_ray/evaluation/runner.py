@@ -10,11 +10,17 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from synthret_ray.config import dump_config
 from synthret_ray.data.beir import BeirData, load_beir
 from synthret_ray.evaluation.config import EvalConfig
 from synthret_ray.evaluation.metrics import Run, drop_identical_ids, evaluate_run, ranked
+
+if TYPE_CHECKING:
+    from sentence_transformers import CrossEncoder
+
+    from synthret_ray.evaluation.dense import DenseEncoder
 
 
 @dataclass
@@ -39,8 +45,9 @@ def system_label(cfg: EvalConfig) -> str:
     return f"{label} >> {cfg.reranker.model}@{cfg.reranker.depth}" if cfg.reranker else label
 
 
-def retrieve(cfg: EvalConfig, data: BeirData, progress: bool = True) -> Run:
-    """The first stage's top ``top_k`` per query, after dropping each query's own id (BEIR convention)."""
+def retrieve(cfg: EvalConfig, data: BeirData, progress: bool = True, encoder: DenseEncoder | None = None) -> Run:
+    """The first stage's top ``top_k`` per query, after dropping each query's own id (BEIR convention).
+    ``encoder`` replaces loading ``cfg.model`` (evaluation of a model in training)."""
     # One extra hit per query, so that dropping the query's own id still leaves top_k documents.
     k = cfg.top_k + int(cfg.ignore_identical_ids)
     if cfg.retriever == "bm25":
@@ -48,15 +55,26 @@ def retrieve(cfg: EvalConfig, data: BeirData, progress: bool = True) -> Run:
 
         run = bm25_search(data.corpus, data.queries, k, cfg.bm25, progress)
     else:
-        from synthret_ray.evaluation.dense import dense_search
+        from synthret_ray.evaluation.dense import DenseEncoder, dense_search
 
-        run = dense_search(data, cfg.model, k, cfg.encode, cfg.index, progress)
+        if encoder is None:
+            encoder = DenseEncoder(cfg.model, cfg.encode)
+            run = dense_search(data, encoder, k, cfg.encode, cfg.index, progress, model_name=cfg.model)
+        else:
+            run = dense_search(data, encoder, k, cfg.encode, cfg.index, progress)
     if cfg.ignore_identical_ids:
         run = drop_identical_ids(run)
     return {q: dict(ranked(docs)[: cfg.top_k]) for q, docs in run.items()}
 
 
-def run_eval(cfg: EvalConfig, data: BeirData | None = None, progress: bool = True) -> EvalResult:
+def run_eval(
+    cfg: EvalConfig,
+    data: BeirData | None = None,
+    progress: bool = True,
+    encoder: DenseEncoder | None = None,
+    cross_encoder: CrossEncoder | None = None,
+) -> EvalResult:
+    """Evaluate ``cfg``; ``encoder`` / ``cross_encoder`` replace loading ``cfg.model`` / ``cfg.reranker.model``."""
     timings: dict[str, float] = {}
     start = time.perf_counter()
     if data is None:
@@ -64,14 +82,14 @@ def run_eval(cfg: EvalConfig, data: BeirData | None = None, progress: bool = Tru
     timings["load"] = time.perf_counter() - start
 
     t = time.perf_counter()
-    run = retrieve(cfg, data, progress)
+    run = retrieve(cfg, data, progress, encoder)
     timings["retrieve"] = time.perf_counter() - t
 
     if cfg.reranker is not None:
         from synthret_ray.evaluation.rerank import rerank
 
         t = time.perf_counter()
-        run = rerank(data, run, cfg.reranker, progress)
+        run = rerank(data, run, cfg.reranker, progress, cross_encoder)
         timings["rerank"] = time.perf_counter() - t
 
     t = time.perf_counter()

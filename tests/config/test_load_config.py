@@ -103,3 +103,28 @@ def test_shipped_eval_configs_validate(path):
 
 def test_there_are_shipped_eval_configs():
     assert len(list(CONFIGS.glob("eval/*.yaml"))) >= 3
+
+
+@pytest.mark.parametrize("path", sorted(CONFIGS.glob("train/*.yaml")), ids=lambda p: p.name)
+def test_shipped_train_configs_validate(path):
+    from synthret_ray.training.config import TrainConfig
+
+    assert path.read_text().startswith("#")
+    cfg = load_config(TrainConfig, path)
+    assert cfg.stage in path.name or cfg.stage in ("distill", "align", "listwise", "reranker", "pairs")
+
+
+def test_train_config_rules():
+    from synthret_ray.training.config import TrainConfig
+
+    base = ["train_data=x.parquet"]
+    with pytest.raises(ConfigError, match=r"loss\.name: 'wasserstein' does not fit stage=distill"):
+        load_config(TrainConfig, None, [*base, "stage=distill", "loss.name=wasserstein"])
+    with pytest.raises(ConfigError, match="eval.split: the test split must never select checkpoints"):
+        load_config(TrainConfig, None, [*base, "stage=pairs", "eval.split=test"])
+    with pytest.raises(ConfigError, match="loss.regularization: only partial_plackett_luce"):
+        load_config(TrainConfig, None, [*base, "stage=distill", "loss.regularization=0.1"])
+    with pytest.raises(ConfigError, match="precision: fp16 needs GPUs"):
+        load_config(TrainConfig, None, [*base, "stage=pairs", "precision=fp16"])
+    cfg = load_config(TrainConfig, None, [*base, "stage=listwise"])
+    assert cfg.loss_name == "wasserstein"

@@ -19,7 +19,8 @@ class InfoNCELoss(RetrievalLoss):
         temperature: tau; scale = 1/tau (0.05 is scale 20, sentence-transformers' default).
 
     Inputs:
-        queries (B, D), positives (B, D), hard negatives (B, N, D) or None.
+        queries (B, D), positives (B, D), hard negatives (B, N, D) or None; negative_mask (B, N), False marks
+        padding (a query with fewer than N hard negatives).
 
     References:
         van den Oord et al., Representation Learning with Contrastive Predictive Coding, 2018.
@@ -31,7 +32,14 @@ class InfoNCELoss(RetrievalLoss):
 
     citation = "van den Oord et al. 2018, arXiv:1807.03748; Karpukhin et al. 2020, EMNLP (DPR)"
 
-    def forward(self, queries: Tensor, positives: Tensor, negatives: Tensor | None = None) -> Tensor:
+    def forward(
+        self, queries: Tensor, positives: Tensor, negatives: Tensor | None = None, negative_mask: Tensor | None = None
+    ) -> Tensor:
         docs = positives if negatives is None else torch.cat([positives, negatives.flatten(0, 1)])
         scores = self.similarity(queries, docs)  # (B, B + B*N)
+        if negatives is not None and negative_mask is not None:
+            keep = torch.cat(
+                [torch.ones(len(positives), dtype=torch.bool, device=scores.device), negative_mask.flatten()]
+            )
+            scores = scores.masked_fill(~keep.unsqueeze(0), float("-inf"))
         return F.cross_entropy(scores, torch.arange(len(queries), device=scores.device))

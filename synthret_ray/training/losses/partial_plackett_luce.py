@@ -18,7 +18,8 @@ class PartialPlackettLuceLoss(RetrievalLoss):
     i.e. c_i+ is drawn first from all candidates, then c_i- from what remains minus c_i+ (the other queries'
     candidates stay as competitors). Regularization with strength lambda:
       R_i = lambda * KL( softmax_C(s_ref(q_i, .)) || softmax_C(s(q_i, .)) ), s_ref from the frozen stage-1 model.
-    Queries in a batch must be distinct (another query's candidates are treated as irrelevant to q_i).
+    Another query's candidates are treated as irrelevant to q_i, so rows that share q_i's query (same_query)
+    are left out of q_i's denominators rather than counted as negatives.
 
     Args:
         temperature: tau in s(q, d) = cos(q, d) / tau.
@@ -26,7 +27,8 @@ class PartialPlackettLuceLoss(RetrievalLoss):
 
     Inputs:
         queries (B, D), preferred (B, D), rejected (B, D); reference_scores (B, 2B) of the stage-1 model over
-        [preferred; rejected] (required when lambda > 0).
+        [preferred; rejected] (required when lambda > 0); same_query (B, B) bool, True where rows i != j share
+        a query (optional).
 
     References:
         Kim and Baek, Syntriever, NAACL Findings 2025 (alignment stage). Plackett 1975; Luce 1959.
@@ -47,23 +49,42 @@ class PartialPlackettLuceLoss(RetrievalLoss):
         return {**super().get_config_dict(), "regularization": self.regularization}
 
     def forward(
-        self, queries: Tensor, preferred: Tensor, rejected: Tensor, reference_scores: Tensor | None = None
+        self,
+        queries: Tensor,
+        preferred: Tensor,
+        rejected: Tensor,
+        reference_scores: Tensor | None = None,
+        same_query: Tensor | None = None,
+        reduction: str = "mean",
     ) -> Tensor:
         scores = self.similarity(queries, torch.cat([preferred, rejected]))  # (B, 2B)
-        return self.compute_loss(scores, reference_scores)
+        return self.compute_loss(scores, reference_scores, same_query, reduction)
 
-    def compute_loss(self, scores: Tensor, reference_scores: Tensor | None = None) -> Tensor:
+    def compute_loss(
+        self,
+        scores: Tensor,
+        reference_scores: Tensor | None = None,
+        same_query: Tensor | None = None,
+        reduction: str = "mean",
+    ) -> Tensor:
+        """``reduction="none"`` returns the (B,) per-query losses."""
         batch = scores.shape[0]
         rows = torch.arange(batch, device=scores.device)
+        if same_query is not None:
+            hidden = same_query & ~torch.eye(batch, dtype=torch.bool, device=scores.device)
+            scores = scores.masked_fill(hidden.repeat(1, 2), float("-inf"))
+            if reference_scores is not None:
+                reference_scores = reference_scores.masked_fill(hidden.repeat(1, 2), float("-inf"))
         first = torch.logsumexp(scores, dim=1) - scores[rows, rows]
         without_preferred = scores.clone()
         without_preferred[rows, rows] = float("-inf")
         second = torch.logsumexp(without_preferred, dim=1) - scores[rows, rows + batch]
-        loss = (first + second).mean()
+        loss = first + second
         if self.regularization > 0:
             if reference_scores is None:
                 raise ValueError("regularization > 0 needs reference_scores from the frozen stage-1 model")
             ref_log_probs = F.log_softmax(reference_scores.detach(), dim=1)
-            kl = F.kl_div(F.log_softmax(scores, dim=1), ref_log_probs, log_target=True, reduction="batchmean")
+            terms = ref_log_probs.exp() * (ref_log_probs - F.log_softmax(scores, dim=1))  # (B, 2B)
+            kl = terms.masked_fill(~torch.isfinite(scores), 0.0).sum(dim=1)  # hidden candidates add 0
             loss = loss + self.regularization * kl
-        return loss
+        return loss if reduction == "none" else loss.mean()

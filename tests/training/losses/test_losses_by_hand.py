@@ -123,3 +123,31 @@ def test_invalid_hyperparameters():
         InfoNCELoss(0.0)
     with pytest.raises(ValueError, match="regularization must be >= 0"):
         PartialPlackettLuceLoss(0.05, regularization=-1)
+
+
+def test_infonce_padding_mask_drops_padded_negatives():
+    # Padding the second query's only negative must equal having no hard negative for it at all:
+    # row 1 sees p1=1, p2=0, n1=-1: -log(e / (e + 1 + 1/e)); row 2 sees p1=0, p2=1, n1=0: -log(e / (e + 2)).
+    negatives = torch.tensor([[NX], [NY]])
+    loss = InfoNCELoss(1.0)(t(X, Y), t(X, Y), negatives, torch.tensor([[True], [False]]))
+    expected = (math.log(E + 1 + 1 / E) - 1 + math.log(E + 2) - 1) / 2
+    assert loss.item() == pytest.approx(expected)
+
+
+def test_partial_plackett_luce_hides_rows_of_the_same_query():
+    # Rows 0 and 1 share a query: with the mask, row 0's loss equals its loss in the batch {0, 2} (row 1's
+    # candidates are neither competitors nor in the KL), and likewise for row 1 in {1, 2}.
+    torch.manual_seed(0)
+    q, pos, neg = torch.randn(3, 8), torch.randn(3, 8), torch.randn(3, 8)
+    q[1] = q[0]
+    ref = torch.randn(3, 6)
+    loss_fn = PartialPlackettLuceLoss(0.1, regularization=0.3)
+    same = torch.tensor([[False, True, False], [True, False, False], [False, False, False]])
+    masked = loss_fn(q, pos, neg, ref, same, reduction="none")
+    for row, keep in ((0, [0, 2]), (1, [1, 2])):
+        k = torch.tensor(keep)
+        sub = loss_fn(q[k], pos[k], neg[k], ref[k][:, torch.cat([k, k + 3])], reduction="none")
+        assert masked[row].item() == pytest.approx(sub[0].item(), rel=1e-5)
+    unmasked = loss_fn(q, pos, neg, ref, reduction="none")
+    assert masked[0].item() != pytest.approx(unmasked[0].item())
+    assert masked[2].item() == pytest.approx(unmasked[2].item())  # row 2 shares its query with nobody

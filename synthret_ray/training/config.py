@@ -1,0 +1,122 @@
+"""Typed config of ``synthret train``: stage, data, model, loss, optimization, evaluation, scaling."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from synthret_ray.config import StrictModel
+
+Stage = Literal["pairs", "distill", "align", "listwise", "reranker"]
+
+# The loss each stage uses unless training.loss.name says otherwise, and the ones it accepts.
+STAGE_LOSSES: dict[str, tuple[str, ...]] = {
+    "pairs": ("infonce",),
+    "distill": ("syntriever_distill", "infonce"),
+    "align": ("partial_plackett_luce", "bradley_terry"),
+    "listwise": ("wasserstein", "listnet"),
+    "reranker": ("lce",),
+}
+
+
+class LossConfig(StrictModel):
+    name: str | None = Field(None, description="Loss; null picks the stage's default (see STAGE_LOSSES).")
+    temperature: float = Field(0.05, gt=0, description="tau in s(q,d) = cos/tau; 0.01-0.1 is usual (scale 100-10).")
+    regularization: float = Field(
+        0.0, ge=0, description="lambda of partial_plackett_luce: KL toward the frozen stage-1 model; 0 = paper."
+    )
+
+
+class OptimConfig(StrictModel):
+    epochs: int = Field(1, gt=0, description="Passes over the training data.")
+    batch_size: int = Field(32, gt=1, description="Queries per worker per step; in-batch negatives span all workers.")
+    lr: float = Field(2e-5, gt=0, description="AdamW peak learning rate (1e-5 to 5e-5 for MiniLM/BERT-size).")
+    weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay.")
+    warmup_ratio: float = Field(0.1, ge=0, lt=1, description="Share of steps with linear warm-up, then linear decay.")
+    max_grad_norm: float | None = Field(1.0, gt=0, description="Gradient clipping; null disables it.")
+    max_seq_length: int = Field(256, gt=0, description="Tokens per text (query or document).")
+    seed: int = Field(42, description="Seeds torch and the data shuffle, so a resumed run sees the same order.")
+    shuffle_buffer: int = Field(1024, ge=0, description="Ray Data local shuffle buffer (rows); 0 keeps file order.")
+
+
+class GroupConfig(StrictModel):
+    max_positives: int = Field(3, gt=0, description="distill: positives kept per query (source, synthetic, q^cot).")
+    max_negatives: int = Field(4, ge=0, description="distill/pairs: hard negatives kept per query.")
+    listwise_size: int = Field(4, gt=1, description="listwise: graded documents per query (e.g. levels 3/2/1/0).")
+    reranker_negatives: int = Field(7, gt=0, description="reranker: hard negatives per positive (LCE group = 1 + n).")
+
+
+class EvalDuringTraining(StrictModel):
+    data: str | None = Field(None, description="BEIR folder for dev evaluation each epoch; null disables it.")
+    split: str = Field("dev", description="Dev split; the test split is refused (it must never select checkpoints).")
+    depth: int = Field(20, gt=0, description="reranker stage: BM25 candidates reranked per dev query.")
+    batch_size: int = Field(64, gt=0, description="Encoding batch size for dev evaluation.")
+
+
+class CheckpointSettings(StrictModel):
+    every_n_steps: int | None = Field(None, gt=0, description="Also checkpoint every N steps (epochs always do).")
+    num_to_keep: int = Field(2, gt=0, description="Checkpoints kept; with dev eval, the best by ndcg_at_10 win.")
+
+
+class DeepSpeedSettings(StrictModel):
+    zero_stage: Literal[0, 1, 2, 3] = Field(1, description="ZeRO stage (all run on CPU with gloo, slowly).")
+    offload_optimizer: bool = Field(False, description="Keep optimizer state in CPU memory (ZeRO-Offload).")
+    config: dict = Field(default_factory=dict, description="Extra DeepSpeed config merged over the generated one.")
+
+
+class ScalingSettings(StrictModel):
+    num_workers: int = Field(1, gt=0, description="Ray Train workers (one per GPU).")
+    use_gpu: bool = Field(False, description="Put each worker on a GPU (NCCL); false uses gloo on CPU.")
+    cpus_per_worker: float = Field(1.0, gt=0, description="CPUs reserved per worker.")
+
+
+class TrainConfig(StrictModel):
+    stage: Stage = Field(description="pairs | distill | align | listwise | reranker; fixes data format and model.")
+    train_data: str = Field(description="Parquet file or folder (or .jsonl) in the stage's training format.")
+    model: str = Field(
+        "minilm", description="Initial model: folder, hub id or packaged name (a stage-1 folder for align)."
+    )
+    reference_model: str | None = Field(
+        None, description="align with regularization > 0: the frozen stage-1 model; null uses `model`."
+    )
+    output_dir: str = Field(
+        "runs/train", description="Ray Train storage path (local or s3://); checkpoints live here."
+    )
+    run_name: str = Field("train", description="Run name; rerunning with the same name resumes from its checkpoint.")
+    export_dir: str | None = Field(None, description="Best model folder; null is <output_dir>/<run_name>/model.")
+    skip_invalid_rows: bool = Field(False, description="Skip (and count) invalid training rows instead of failing.")
+    loss: LossConfig = LossConfig()
+    optim: OptimConfig = OptimConfig()
+    group: GroupConfig = GroupConfig()
+    eval: EvalDuringTraining = EvalDuringTraining()
+    checkpoint: CheckpointSettings = CheckpointSettings()
+    strategy: Literal["ddp", "deepspeed"] = Field("ddp", description="ddp, or deepspeed (ZeRO; `gpu` extra).")
+    deepspeed: DeepSpeedSettings = DeepSpeedSettings()
+    precision: Literal["fp32", "bf16", "fp16"] = Field("fp32", description="bf16/fp16 autocast; fp16 is GPU only.")
+    gradient_checkpointing: bool = Field(False, description="Trade compute for activation memory (GPU runs).")
+    scaling: ScalingSettings = ScalingSettings()
+    max_failures: int = Field(0, ge=-1, description="Ray Train worker-failure retries (-1 = unlimited).")
+
+    @property
+    def loss_name(self) -> str:
+        return self.loss.name or STAGE_LOSSES[self.stage][0]
+
+    @model_validator(mode="after")
+    def _check(self) -> TrainConfig:
+        problems = []
+        if self.loss.name is not None and self.loss.name not in STAGE_LOSSES[self.stage]:
+            problems.append(
+                f"loss.name: {self.loss.name!r} does not fit stage={self.stage}; use one of {STAGE_LOSSES[self.stage]}"
+            )
+        if self.eval.split == "test":
+            problems.append(
+                "eval.split: the test split must never select checkpoints; use dev or a held-out train split"
+            )
+        if self.loss.regularization > 0 and self.loss_name != "partial_plackett_luce":
+            problems.append("loss.regularization: only partial_plackett_luce (stage=align) uses it")
+        if self.precision == "fp16" and not self.scaling.use_gpu:
+            problems.append("precision: fp16 needs GPUs (scaling.use_gpu=true); use bf16 or fp32 on CPU")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self

@@ -1,0 +1,201 @@
+"""The per-worker training loop shared by every stage.
+
+Ray Train runs :func:`train_worker` on each worker (``RayRuntime``); it also runs alone in one process
+(``LocalRuntime``), which is how it is benchmarked on a GPU machine without Ray. Checkpoints hold the model
+(a sentence-transformers folder), the optimizer/schedule state and the position in the data, so a resumed
+run continues at the batch after the last checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from synthret_ray.training.config import TrainConfig
+from synthret_ray.training.losses import get_loss
+from synthret_ray.training.models import BiEncoder, CrossEncoderScorer
+from synthret_ray.training.optimization import Optimization
+from synthret_ray.training.runtime import scratch_dir
+from synthret_ray.training.steps import batch_loss, collate
+
+MODEL_DIR, STATE_FILE, ENGINE_DIR = "model", "train_state.pt", "deepspeed"
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss became NaN or inf; the message names the epoch, step and batch."""
+
+
+@dataclass
+class TrainState:
+    epoch: int = 0  # epochs completed
+    step_in_epoch: int = 0  # batches consumed in the current epoch
+    global_step: int = 0
+
+
+def build_model(cfg: TrainConfig, source: str) -> nn.Module:
+    if cfg.stage == "reranker":
+        return CrossEncoderScorer(source, cfg.optim.max_seq_length, cfg.gradient_checkpointing)
+    return BiEncoder(source, cfg.optim.max_seq_length, cfg.gradient_checkpointing)
+
+
+def build_loss(cfg: TrainConfig) -> nn.Module:
+    cls = get_loss(cfg.loss_name)
+    if cfg.loss_name == "lce":
+        return cls()
+    if cfg.loss_name == "partial_plackett_luce":
+        return cls(cfg.loss.temperature, cfg.loss.regularization)
+    return cls(cfg.loss.temperature)
+
+
+class DevEvaluator:
+    """nDCG@10 and Recall@100 on dev queries (never test), computed on rank 0 with the model in training."""
+
+    def __init__(self, cfg: TrainConfig):
+        from synthret_ray.data import load_beir
+        from synthret_ray.evaluation import EvalConfig
+
+        self.cfg = cfg
+        self.data = load_beir(cfg.eval.data, cfg.eval.split)
+        if cfg.stage == "reranker":
+            self.eval_cfg = EvalConfig(
+                data=cfg.eval.data,
+                split=cfg.eval.split,
+                retriever="bm25",
+                reranker={"model": "in-training", "depth": cfg.eval.depth, "batch_size": cfg.eval.batch_size},
+            )
+        else:
+            self.eval_cfg = EvalConfig(
+                data=cfg.eval.data,
+                split=cfg.eval.split,
+                retriever="dense",
+                model="in-training",
+                encode={"batch_size": cfg.eval.batch_size},
+            )
+
+    def __call__(self, model: nn.Module) -> dict[str, float]:
+        from synthret_ray.evaluation import run_eval
+        from synthret_ray.evaluation.dense import DenseEncoder
+
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.no_grad():
+                if isinstance(model, CrossEncoderScorer):
+                    result = run_eval(self.eval_cfg, self.data, progress=False, cross_encoder=model.ce)
+                else:
+                    encoder = DenseEncoder(model.st, self.eval_cfg.encode)
+                    result = run_eval(self.eval_cfg, self.data, progress=False, encoder=encoder)
+        finally:
+            model.train(was_training)
+        return {"ndcg_at_10": result.metrics["ndcg_at_10"], "recall_at_100": result.metrics["recall_at_100"]}
+
+
+def _rng_state() -> dict[str, Any]:
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _restore(cfg: TrainConfig, checkpoint: Path | None) -> tuple[str, dict | None]:
+    """The model source and the saved training state of ``checkpoint`` (None: a fresh start)."""
+    if checkpoint is None:
+        return cfg.model, None
+    if cfg.strategy == "deepspeed":  # weights, optimizer and state come back through engine.load_checkpoint
+        return cfg.model, None
+    return str(checkpoint / MODEL_DIR), torch.load(checkpoint / STATE_FILE, map_location="cpu", weights_only=False)
+
+
+def train_worker(cfg: TrainConfig, runtime, steps_per_epoch: int) -> None:
+    """Train ``cfg`` on this worker; reports metrics and checkpoints through ``runtime``."""
+    torch.manual_seed(cfg.optim.seed)
+    total_steps = steps_per_epoch * cfg.optim.epochs
+    state = TrainState()
+    with runtime.latest_checkpoint() as checkpoint:
+        source, saved = _restore(cfg, checkpoint)
+        model = build_model(cfg, source)
+        opt = Optimization(cfg, model, total_steps, runtime)
+        if checkpoint is not None and opt.deepspeed:
+            saved = opt.load_engine(checkpoint / ENGINE_DIR)
+        elif saved is not None:
+            opt.load_state_dict(saved["optimization"])
+        if saved is not None:  # after the model is built: building may draw random numbers (a fresh head)
+            state = TrainState(**saved["train_state"])
+            _set_rng_state(saved["rng"])
+    loss_fn = build_loss(cfg).to(runtime.device)
+    reference = None
+    if cfg.loss_name == "partial_plackett_luce" and cfg.loss.regularization > 0:
+        reference = build_model(cfg, cfg.reference_model or cfg.model).to(runtime.device).eval()
+        reference.requires_grad_(False)
+    evaluator = DevEvaluator(cfg) if (cfg.eval.data and runtime.rank == 0) else None
+    resumed_from = state.global_step
+
+    window: list[float] = []
+    window_start, window_rows = time.perf_counter(), 0
+    for epoch in range(state.epoch, cfg.optim.epochs):
+        opt.module.train()
+        batches = runtime.batches(epoch, cfg.optim.batch_size, cfg.optim.shuffle_buffer, cfg.optim.seed)
+        for index, rows in enumerate(batches):
+            if index < state.step_in_epoch:  # consumed before the checkpoint this run resumed from
+                continue
+            if index >= steps_per_epoch:
+                break
+            batch = collate(cfg, rows)
+            with opt.autocast():
+                loss = batch_loss(cfg, opt.module, loss_fn, batch, reference)
+            if not torch.isfinite(loss):
+                first = rows[0].get("query_id", rows[0].get("query", ""))
+                raise NonFiniteLossError(
+                    f"loss is {loss.item()} at epoch {epoch}, step {state.global_step} (batch {index} of the epoch, "
+                    f"first row {str(first)[:80]!r}); the last good checkpoint is kept"
+                )
+            opt.backward(loss)
+            opt.step()
+            state.step_in_epoch, state.global_step = index + 1, state.global_step + 1
+            window.append(loss.item())
+            window_rows += len(rows) * runtime.world_size
+            every = cfg.checkpoint.every_n_steps
+            if every and state.global_step % every == 0 and state.step_in_epoch < steps_per_epoch:
+                _checkpoint(runtime, opt, state, evaluator, window, window_rows, window_start, resumed_from)
+                window, window_start, window_rows = [], time.perf_counter(), 0
+        state.epoch, state.step_in_epoch = epoch + 1, 0
+        _checkpoint(runtime, opt, state, evaluator, window, window_rows, window_start, resumed_from)
+        window, window_start, window_rows = [], time.perf_counter(), 0
+
+
+def _checkpoint(runtime, opt: Optimization, state: TrainState, evaluator, window, rows, start, resumed_from) -> None:
+    elapsed = time.perf_counter() - start
+    metrics: dict[str, Any] = {
+        "epoch": state.epoch,
+        "step": state.global_step,
+        "lr": opt.lr,
+        "resumed_from_step": resumed_from,
+        "loss": sum(window) / len(window) if window else math.nan,
+        "samples_per_s": rows / elapsed if elapsed > 0 else 0.0,
+    }
+    with scratch_dir() as tmp, opt.full_parameters():
+        if evaluator is not None:
+            metrics.update(evaluator(opt.inner))
+        saved = {"train_state": asdict(state), "rng": _rng_state()}
+        if opt.deepspeed:
+            opt.save_engine(tmp / ENGINE_DIR, saved)
+        if runtime.rank == 0:
+            opt.inner.save(tmp / MODEL_DIR)
+            if not opt.deepspeed:
+                torch.save({**saved, "optimization": opt.state_dict()}, tmp / STATE_FILE)
+            (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        has_files = any(tmp.iterdir())
+        runtime.report(metrics, tmp if has_files else None)

@@ -1,0 +1,74 @@
+"""One loss computation per stage: embed the batch, gather across workers, apply the stage's loss."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from synthret_ray.training.batching import (
+    GroupBatch,
+    ListwiseBatch,
+    PreferenceBatch,
+    RerankBatch,
+    collate_group,
+    collate_listwise,
+    collate_preference,
+    collate_rerank,
+)
+from synthret_ray.training.config import TrainConfig
+from synthret_ray.training.distributed import gather, scale_for_ddp
+
+
+def collate(cfg: TrainConfig, rows: list[dict]):
+    if cfg.stage in ("pairs", "distill"):
+        return collate_group(rows, cfg.stage, cfg.loss_name, cfg.group)
+    if cfg.stage == "align":
+        return collate_preference(rows)
+    if cfg.stage == "listwise":
+        return collate_listwise(rows, cfg.group)
+    return collate_rerank(rows, cfg.group)
+
+
+def _embed_groups(model: nn.Module, batch: GroupBatch) -> tuple[Tensor, Tensor]:
+    """Queries (B, D) and the group tensor (B, M, D); padded slots hold zeros (their label is -1)."""
+    emb = model(batch.queries + batch.docs)
+    queries, docs = emb[: len(batch.queries)], emb[len(batch.queries) :]
+    slots = batch.slots.to(emb.device).flatten()
+    filled = (slots >= 0).nonzero().squeeze(1)
+    grouped = emb.new_zeros(slots.numel(), emb.shape[1]).index_put((filled,), docs[slots[filled]])
+    return queries, grouped.view(*batch.slots.shape, -1)
+
+
+def batch_loss(cfg: TrainConfig, model: nn.Module, loss_fn: nn.Module, batch, reference: nn.Module | None) -> Tensor:
+    """The loss of one worker's batch; in-batch negatives span every worker (see ``distributed.gather``)."""
+    name = cfg.loss_name
+    if isinstance(batch, RerankBatch):
+        return loss_fn(model(batch.pairs).view(-1, batch.group_size))
+    if isinstance(batch, GroupBatch):
+        queries, docs = _embed_groups(model, batch)
+        labels = gather(batch.labels.to(queries.device))
+        queries, docs = gather(queries), gather(docs)
+        if name == "syntriever_distill":
+            return scale_for_ddp(loss_fn(queries, docs, labels))
+        negatives = docs[:, 1:] if docs.shape[1] > 1 else None
+        return scale_for_ddp(loss_fn(queries, docs[:, 0], negatives, labels[:, 1:] == 0))
+    if isinstance(batch, ListwiseBatch):
+        emb = model(batch.queries + batch.docs)
+        b = len(batch.queries)
+        docs = emb[b:].view(b, -1, emb.shape[1])
+        return scale_for_ddp(loss_fn(gather(emb[:b]), gather(docs), gather(batch.labels.to(emb.device))))
+    assert isinstance(batch, PreferenceBatch)
+    b = len(batch.queries)
+    emb = model(batch.queries + batch.preferred + batch.rejected)
+    queries, preferred, rejected = emb[:b], emb[b : 2 * b], emb[2 * b :]
+    if name == "bradley_terry":
+        return loss_fn(queries, preferred, rejected)
+    keys = gather(batch.query_keys.to(emb.device))
+    same_query = keys.unsqueeze(0) == keys.unsqueeze(1)
+    reference_scores = None
+    if reference is not None:
+        with torch.no_grad():
+            ref = reference(batch.queries + batch.preferred + batch.rejected)
+            ref_q, ref_c = gather(ref[:b]), torch.cat([gather(ref[b : 2 * b]), gather(ref[2 * b :])])
+            reference_scores = loss_fn.similarity(ref_q, ref_c)
+    return scale_for_ddp(loss_fn(gather(queries), gather(preferred), gather(rejected), reference_scores, same_query))

@@ -1,0 +1,137 @@
+"""``synthret train``: the driver. Checks the data, launches Ray Train, exports the best checkpoint.
+
+The driver builds the Ray Dataset and the ``TorchTrainer`` (Train V2); workers run ``loop.train_worker``.
+Rerunning with the same ``output_dir`` and ``run_name`` resumes from the last checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from synthret_ray.config import dump_config
+from synthret_ray.data import fs
+from synthret_ray.training.config import TrainConfig
+from synthret_ray.training.data import check_training_rows, training_dataset
+from synthret_ray.training.loop import MODEL_DIR
+
+
+@dataclass
+class TrainResult:
+    export_dir: Path
+    best_metrics: dict[str, Any]
+    history: list[dict[str, Any]] = field(default_factory=list)  # metrics of the kept checkpoints, by step
+    rows: int = 0
+    skipped: Counter = field(default_factory=Counter)
+
+
+def ray_train_loop(config: dict) -> None:
+    """Entry point of every Ray Train worker."""
+    from synthret_ray.training.loop import train_worker
+    from synthret_ray.training.runtime import RayRuntime
+
+    train_worker(TrainConfig.model_validate(config["cfg"]), RayRuntime(), config["steps_per_epoch"])
+
+
+def steps_per_epoch(cfg: TrainConfig, rows: int) -> int:
+    global_batch = cfg.optim.batch_size * cfg.scaling.num_workers
+    if rows < global_batch:
+        raise ValueError(
+            f"{cfg.train_data}: {rows} valid rows, fewer than one global batch "
+            f"(optim.batch_size={cfg.optim.batch_size} x scaling.num_workers={cfg.scaling.num_workers})"
+        )
+    return rows // global_batch
+
+
+def _storage(cfg: TrainConfig) -> str:
+    return cfg.output_dir if fs.is_remote(cfg.output_dir) else os.path.abspath(cfg.output_dir)
+
+
+def export_dir(cfg: TrainConfig) -> Path:
+    return Path(cfg.export_dir) if cfg.export_dir else Path(_storage(cfg)) / cfg.run_name / "model"
+
+
+def train(cfg: TrainConfig) -> TrainResult:
+    from ray.data import ExecutionOptions
+    from ray.train import CheckpointConfig, DataConfig, FailureConfig, RunConfig, ScalingConfig
+    from ray.train.torch import TorchTrainer
+
+    if cfg.eval.data:  # fail before any worker starts if the dev split is missing or broken
+        from synthret_ray.data import load_beir
+
+        load_beir(cfg.eval.data, cfg.eval.split)
+    rows, skipped = check_training_rows(cfg.train_data, cfg.stage, cfg.skip_invalid_rows)
+    steps = steps_per_epoch(cfg, rows)
+    scored = cfg.eval.data is not None
+    resources = {"CPU": cfg.scaling.cpus_per_worker, **({"GPU": 1} if cfg.scaling.use_gpu else {})}
+    trainer = TorchTrainer(
+        train_loop_per_worker=ray_train_loop,
+        train_loop_config={"cfg": cfg.model_dump(mode="json"), "steps_per_epoch": steps},
+        scaling_config=ScalingConfig(
+            num_workers=cfg.scaling.num_workers, use_gpu=cfg.scaling.use_gpu, resources_per_worker=resources
+        ),
+        run_config=RunConfig(
+            name=cfg.run_name,
+            storage_path=_storage(cfg),
+            checkpoint_config=CheckpointConfig(
+                num_to_keep=cfg.checkpoint.num_to_keep,
+                checkpoint_score_attribute="ndcg_at_10" if scored else None,
+                checkpoint_score_order="max",
+            ),
+            failure_config=FailureConfig(max_failures=cfg.max_failures),
+        ),
+        datasets={"train": training_dataset(cfg.train_data, cfg.stage, cfg.skip_invalid_rows)},
+        # A fixed row order, so a resumed run can skip exactly the batches it already trained on.
+        dataset_config=DataConfig(execution_options=ExecutionOptions(preserve_order=True)),
+    )
+    result = trainer.fit()
+    best = _best_checkpoint(result, scored)
+    target = export_dir(cfg)
+    with best[0].as_directory() as ckpt:
+        _replace_dir(Path(ckpt) / MODEL_DIR, target)
+    # Ray Train V2 keeps the metrics of the checkpoints it keeps (checkpoint.num_to_keep of them).
+    kept = sorted((dict(m) for _, m in (result.best_checkpoints or [])), key=lambda m: m.get("step", 0))
+    summary = TrainResult(target, dict(best[1]), kept, rows, skipped)
+    dump_config(cfg, target / "synthret_train_config.yaml")
+    payload = {"best": summary.best_metrics, "rows": rows, "skipped": dict(skipped), "kept_checkpoints": kept}
+    (target / "synthret_train_summary.json").write_text(json.dumps(payload, indent=2, default=str))
+    return summary
+
+
+def _best_checkpoint(result, scored: bool):
+    if scored and result.best_checkpoints:
+        return max(result.best_checkpoints, key=lambda cm: cm[1].get("ndcg_at_10", float("-inf")))
+    if result.checkpoint is None:
+        raise RuntimeError("training finished without a checkpoint to export")
+    return result.checkpoint, result.metrics or {}
+
+
+def _replace_dir(src: Path, target: Path) -> None:
+    """Copy ``src`` to ``target`` via a sibling temp folder, so a failed copy never leaves half a model."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(src, tmp)
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(tmp, target)
+
+
+def train_local(
+    cfg: TrainConfig, checkpoint_root: str | Path, device: str | None = None, resume_from: str | Path | None = None
+):
+    """The same loop in this process without Ray (one worker); returns the ``LocalRuntime`` with its history."""
+    from synthret_ray.training.data import load_training_rows
+    from synthret_ray.training.loop import train_worker
+    from synthret_ray.training.runtime import LocalRuntime
+
+    if cfg.scaling.num_workers != 1:
+        raise ValueError("train_local runs one worker; set scaling.num_workers=1")
+    rows = load_training_rows(cfg.train_data, cfg.stage, cfg.skip_invalid_rows)
+    runtime = LocalRuntime(rows.rows, checkpoint_root, device, resume_from)
+    train_worker(cfg, runtime, steps_per_epoch(cfg, len(rows.rows)))
+    return runtime

@@ -1,0 +1,105 @@
+"""The per-worker loop in one process (LocalRuntime, no Ray): every stage trains, exports, resumes, stops on NaN."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from synthret_ray.config import load_config
+from synthret_ray.training.config import TrainConfig
+from synthret_ray.training.loop import NonFiniteLossError, build_loss, build_model
+from synthret_ray.training.steps import batch_loss, collate
+from synthret_ray.training.trainer import train_local
+from tests.training.conftest import training_rows
+
+
+def _cfg(stage: str, data, dev=None, *extra: str) -> TrainConfig:
+    overrides = [
+        f"stage={stage}",
+        f"train_data={data}",
+        "optim.batch_size=4",
+        "optim.max_seq_length=64",
+        "group.reranker_negatives=3",
+        *extra,
+    ]
+    if dev is not None:
+        overrides += [f"eval.data={dev}", "eval.depth=5"]
+    return load_config(TrainConfig, None, overrides)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stage", ["pairs", "distill", "align", "listwise", "reranker"])
+def test_each_stage_trains_and_exports_a_loadable_model(stage, stage_file, dev_beir, tmp_path):
+    from sentence_transformers import CrossEncoder, SentenceTransformer
+
+    extra = ["loss.regularization=0.5"] if stage == "align" else []
+    runtime = train_local(_cfg(stage, stage_file(stage), dev_beir, *extra), tmp_path / "ckpt", "cpu")
+    (metrics,) = runtime.history
+    assert metrics["step"] == 2 and metrics["epoch"] == 1 and 0.0 <= metrics["ndcg_at_10"] <= 1.0
+    model_dir = runtime.checkpoints[-1] / "model"
+    if stage == "reranker":
+        scores = CrossEncoder(str(model_dir)).predict([("sourdough", "bread"), ("sourdough", "planet")])
+        assert scores.shape == (2,)
+    else:
+        assert SentenceTransformer(str(model_dir)).encode(["hello"]).shape == (1, 384)
+
+
+def _fixed_batch_loss(cfg: TrainConfig, source: str) -> float:
+    torch.manual_seed(0)
+    model = build_model(cfg, source).eval()
+    with torch.no_grad():
+        return batch_loss(cfg, model, build_loss(cfg), collate(cfg, training_rows(cfg.stage)), None).item()
+
+
+@pytest.mark.slow
+def test_training_lowers_the_loss(stage_file, tmp_path):
+    cfg = _cfg(
+        "distill",
+        stage_file("distill"),
+        None,
+        "optim.epochs=3",
+        "optim.lr=1e-4",
+        "optim.batch_size=8",
+        "optim.warmup_ratio=0",
+    )
+    runtime = train_local(cfg, tmp_path / "ckpt", "cpu")
+    before = _fixed_batch_loss(cfg, "minilm")
+    after = _fixed_batch_loss(cfg, str(runtime.checkpoints[-1] / "model"))
+    assert after < before - 0.05, (before, after)
+
+
+@pytest.mark.slow
+def test_resume_reproduces_an_uninterrupted_run(stage_file, tmp_path):
+    from sentence_transformers import SentenceTransformer
+
+    cfg = _cfg("pairs", stage_file("pairs"), None, "optim.epochs=2", "checkpoint.every_n_steps=1")
+    full = train_local(cfg, tmp_path / "full", "cpu")
+    assert [m["step"] for m in full.history] == [1, 2, 3, 4]
+    resumed = train_local(cfg, tmp_path / "resumed", "cpu", resume_from=full.checkpoints[0])
+    assert [m["step"] for m in resumed.history] == [2, 3, 4]
+    assert {m["resumed_from_step"] for m in resumed.history} == {1}
+    texts = ["how is sourdough leavened", "largest planet"]
+    a = SentenceTransformer(str(full.checkpoints[-1] / "model")).encode(texts)
+    b = SentenceTransformer(str(resumed.checkpoints[-1] / "model")).encode(texts)
+    assert abs(a - b).max() < 1e-5
+
+
+@pytest.mark.slow
+def test_nan_loss_stops_with_the_step_and_keeps_the_last_checkpoint(stage_file, tmp_path, monkeypatch):
+    from synthret_ray.training.losses import SyntrieverDistillLoss
+
+    original, calls = SyntrieverDistillLoss.forward, {"n": 0}
+
+    def nan_on_third_step(self, *args):  # fault injection: the third step's loss is NaN
+        calls["n"] += 1
+        loss = original(self, *args)
+        return loss * float("nan") if calls["n"] == 3 else loss
+
+    monkeypatch.setattr(SyntrieverDistillLoss, "forward", nan_on_third_step)
+    cfg = _cfg("distill", stage_file("distill"), None, "optim.epochs=2", "checkpoint.every_n_steps=1")
+    root = tmp_path / "ckpt"
+    with pytest.raises(
+        NonFiniteLossError, match=r"loss is nan at epoch 1, step 2 \(batch 0 of the epoch, first row 't"
+    ):
+        train_local(cfg, root, "cpu")
+    assert sorted(p.name for p in root.iterdir()) == ["checkpoint_000000", "checkpoint_000001"]

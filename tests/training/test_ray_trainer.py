@@ -1,0 +1,98 @@
+"""Ray Train end to end: 2-worker DDP with dev evaluation and export; a killed driver resumes when rerun."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from synthret_ray.config import load_config
+from synthret_ray.training.config import TrainConfig
+from synthret_ray.training.trainer import train
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_two_worker_ddp_with_dev_eval_exports_the_best_checkpoint(stage_file, dev_beir, tmp_path, ray_local):
+    from sentence_transformers import SentenceTransformer
+
+    from synthret_ray.evaluation import EvalConfig, run_eval
+
+    cfg = load_config(
+        TrainConfig,
+        None,
+        [
+            "stage=distill",
+            f"train_data={stage_file('distill')}",
+            f"output_dir={tmp_path / 'runs'}",
+            "run_name=ddp",
+            "optim.batch_size=2",
+            "optim.epochs=2",
+            "optim.max_seq_length=64",
+            "scaling.num_workers=2",
+            "scaling.cpus_per_worker=0.5",
+            f"eval.data={dev_beir}",
+            "checkpoint.num_to_keep=1",
+        ],
+    )
+    result = train(cfg)
+    assert result.rows == 8 and result.export_dir == tmp_path / "runs" / "ddp" / "model"
+    assert result.best_metrics["step"] in (2, 4)  # 8 rows / (2 per worker x 2 workers) = 2 steps per epoch
+    assert 0.0 <= result.best_metrics["ndcg_at_10"] <= 1.0
+    assert SentenceTransformer(str(result.export_dir)).encode(["x"]).shape == (1, 384)
+    summary = json.loads((result.export_dir / "synthret_train_summary.json").read_text())
+    assert summary["best"]["ndcg_at_10"] == result.best_metrics["ndcg_at_10"]
+    evaluated = run_eval(
+        EvalConfig(data=str(dev_beir), split="dev", retriever="dense", model=str(result.export_dir)), progress=False
+    )
+    assert evaluated.metrics["ndcg_at_10"] == pytest.approx(result.best_metrics["ndcg_at_10"], abs=1e-6)
+
+
+def _checkpoints(run_dir: Path) -> list[Path]:
+    return sorted(p for p in run_dir.glob("checkpoint_*") if (p / "model").is_dir()) if run_dir.is_dir() else []
+
+
+@pytest.mark.slow
+def test_killed_driver_resumes_from_its_last_checkpoint(stage_file, tmp_path):
+    config = tmp_path / "train.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "stage": "pairs",
+                "train_data": str(stage_file("pairs")),
+                "output_dir": str(tmp_path / "runs"),
+                "run_name": "resume",
+                "optim": {"batch_size": 2, "epochs": 3, "max_seq_length": 32},
+                "checkpoint": {"every_n_steps": 1, "num_to_keep": 2},
+                "scaling": {"cpus_per_worker": 1},
+            }
+        )
+    )
+    command = [sys.executable, "-m", "synthret_ray.cli", "train", "--config", str(config)]
+    env = {**os.environ, "RAY_ADDRESS": "local"}
+    run_dir = tmp_path / "runs" / "resume"
+    first = subprocess.Popen(
+        command, cwd=REPO, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.time() + 300
+    while len(_checkpoints(run_dir)) < 1 and time.time() < deadline and first.poll() is None:
+        time.sleep(0.5)
+    os.killpg(first.pid, signal.SIGKILL)  # the driver and the local Ray cluster it started
+    first.wait()
+    assert _checkpoints(run_dir), "no checkpoint was written before the kill"
+    subprocess.run(["ray", "stop", "--force"], capture_output=True, env=env)
+
+    second = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    summary = json.loads((run_dir / "model" / "synthret_train_summary.json").read_text())
+    steps = [m["step"] for m in summary["kept_checkpoints"]]
+    assert steps == [11, 12]  # 8 rows / batch 2 = 4 steps per epoch, 3 epochs
+    assert all(m["resumed_from_step"] >= 1 for m in summary["kept_checkpoints"])
