@@ -12,6 +12,7 @@ from torch import nn
 
 from synthret_ray.training.config import TrainConfig
 
+ENGINE_TAG = "engine"  # not "latest": DeepSpeed writes a file of that name beside the tag folder
 NO_DECAY = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight")
 
 
@@ -49,7 +50,7 @@ def deepspeed_config(cfg: TrainConfig, total_steps: int) -> dict[str, Any]:
             "type": "WarmupDecayLR",
             "params": {
                 "total_num_steps": total_steps,
-                "warmup_num_steps": int(total_steps * optim.warmup_ratio),
+                "warmup_num_steps": max(1, int(total_steps * optim.warmup_ratio)),  # DeepSpeed needs >= 1
                 "warmup_max_lr": optim.lr,
                 "warmup_min_lr": 0.0,
                 "warmup_type": "linear",
@@ -144,8 +145,8 @@ class Optimization:
         self.scaler.load_state_dict(state["scaler"])
 
     def save_engine(self, path: Path, client_state: dict) -> None:
-        self.engine.save_checkpoint(str(path), tag="latest", client_state=client_state)
+        self.engine.save_checkpoint(str(path), tag=ENGINE_TAG, client_state=client_state)
 
     def load_engine(self, path: Path) -> dict:
-        _, client_state = self.engine.load_checkpoint(str(path), tag="latest")
+        _, client_state = self.engine.load_checkpoint(str(path), tag=ENGINE_TAG)
         return client_state or {}
