@@ -45,16 +45,23 @@ class Problem:
         return f"{self.severity}: {where}: {f'field {self.field!r}: ' if self.field else ''}{self.message}"
 
 
-def scan_jsonl(path: str, kind: str) -> Iterator[tuple[int, dict[str, Any] | None, Problem | None]]:
-    """Parse a corpus or queries file line by line; ``kind`` is ``corpus`` or ``queries``."""
-    seen: dict[str, int] = {}
+def _decoded_lines(path: str) -> Iterator[tuple[int, str, Problem | None]]:
+    """Non-blank lines as text, or a problem for a line that is not valid UTF-8."""
     for lineno, raw in enumerate(fs.iter_lines(path), start=1):
         if not raw.strip():
             continue
         try:
-            text = raw.decode("utf-8")
+            yield lineno, raw.decode("utf-8"), None
         except UnicodeDecodeError as exc:
-            yield lineno, None, Problem(path, lineno, None, f"not valid UTF-8 (byte offset {exc.start} in the line)")
+            yield lineno, "", Problem(path, lineno, None, f"not valid UTF-8 (byte offset {exc.start} in the line)")
+
+
+def scan_jsonl(path: str, kind: str) -> Iterator[tuple[int, dict[str, Any] | None, Problem | None]]:
+    """Parse a corpus or queries file line by line; ``kind`` is ``corpus`` or ``queries``."""
+    seen: dict[str, int] = {}
+    for lineno, text, problem in _decoded_lines(path):
+        if problem is not None:
+            yield lineno, None, problem
             continue
         try:
             obj = json.loads(text)
@@ -93,13 +100,9 @@ def _check_record(path: str, lineno: int, obj: dict, kind: str, seen: dict[str, 
 
 def scan_qrels(path: str) -> Iterator[tuple[int, tuple[str, str, int] | None, Problem | None]]:
     """Parse a ``query-id<TAB>corpus-id<TAB>score`` file (header line expected, CRLF or LF)."""
-    for lineno, raw in enumerate(fs.iter_lines(path), start=1):
-        if not raw.strip():
-            continue
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            yield lineno, None, Problem(path, lineno, None, f"not valid UTF-8 (byte offset {exc.start} in the line)")
+    for lineno, text, problem in _decoded_lines(path):
+        if problem is not None:
+            yield lineno, None, problem
             continue
         cols = text.split("\t")
         if lineno == 1:

@@ -54,6 +54,10 @@ class EvalDuringTraining(StrictModel):
     batch_size: int = Field(64, gt=0, description="Encoding batch size for dev evaluation.")
 
 
+class LoggingSettings(StrictModel):
+    every_n_steps: int = Field(10, gt=0, description="Rank 0 prints loss and throughput every N steps.")
+
+
 class CheckpointSettings(StrictModel):
     every_n_steps: int | None = Field(None, gt=0, description="Also checkpoint every N steps (epochs always do).")
     num_to_keep: int = Field(2, gt=0, description="Checkpoints kept; with dev eval, the best by ndcg_at_10 win.")
@@ -91,6 +95,7 @@ class TrainConfig(StrictModel):
     group: GroupConfig = GroupConfig()
     eval: EvalDuringTraining = EvalDuringTraining()
     checkpoint: CheckpointSettings = CheckpointSettings()
+    logging: LoggingSettings = LoggingSettings()
     strategy: Literal["ddp", "deepspeed"] = Field("ddp", description="ddp, or deepspeed (ZeRO; `gpu` extra).")
     deepspeed: DeepSpeedSettings = DeepSpeedSettings()
     precision: Literal["fp32", "bf16", "fp16"] = Field("fp32", description="bf16/fp16 autocast; fp16 is GPU only.")

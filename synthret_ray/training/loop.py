@@ -32,6 +32,25 @@ class NonFiniteLossError(FloatingPointError):
     """The loss became NaN or inf; the message names the epoch, step and batch."""
 
 
+class Window:
+    """Loss and throughput since the last checkpoint."""
+
+    def __init__(self) -> None:
+        self.losses: list[float] = []
+        self.rows, self.start = 0, time.perf_counter()
+
+    def add(self, loss: float, rows: int) -> None:
+        self.losses.append(loss)
+        self.rows += rows
+
+    def metrics(self) -> dict[str, float]:
+        elapsed = time.perf_counter() - self.start
+        return {
+            "loss": sum(self.losses) / len(self.losses) if self.losses else math.nan,
+            "samples_per_s": self.rows / elapsed if elapsed > 0 else 0.0,
+        }
+
+
 @dataclass
 class TrainState:
     epoch: int = 0  # epochs completed
@@ -143,8 +162,7 @@ def train_worker(cfg: TrainConfig, runtime, steps_per_epoch: int) -> None:
     evaluator = DevEvaluator(cfg) if (cfg.eval.data and runtime.rank == 0) else None
     resumed_from = state.global_step
 
-    window: list[float] = []
-    window_start, window_rows = time.perf_counter(), 0
+    window = Window()
     for epoch in range(state.epoch, cfg.optim.epochs):
         opt.module.train()
         batches = runtime.batches(epoch, cfg.optim.batch_size, cfg.optim.shuffle_buffer, cfg.optim.seed)
@@ -165,26 +183,30 @@ def train_worker(cfg: TrainConfig, runtime, steps_per_epoch: int) -> None:
             opt.backward(loss)
             opt.step()
             state.step_in_epoch, state.global_step = index + 1, state.global_step + 1
-            window.append(loss.item())
-            window_rows += len(rows) * runtime.world_size
+            window.add(loss.item(), len(rows) * runtime.world_size)
+            if runtime.rank == 0 and state.global_step % cfg.logging.every_n_steps == 0:
+                now = window.metrics()
+                print(
+                    f"[synthret] epoch {epoch + 1}/{cfg.optim.epochs} step {state.global_step}/{total_steps} "
+                    f"loss {now['loss']:.4f} lr {opt.lr:.2e} {now['samples_per_s']:.1f} samples/s",
+                    flush=True,
+                )
             every = cfg.checkpoint.every_n_steps
             if every and state.global_step % every == 0 and state.step_in_epoch < steps_per_epoch:
-                _checkpoint(runtime, opt, state, evaluator, window, window_rows, window_start, resumed_from)
-                window, window_start, window_rows = [], time.perf_counter(), 0
+                _checkpoint(runtime, opt, state, evaluator, window, resumed_from)
+                window = Window()
         state.epoch, state.step_in_epoch = epoch + 1, 0
-        _checkpoint(runtime, opt, state, evaluator, window, window_rows, window_start, resumed_from)
-        window, window_start, window_rows = [], time.perf_counter(), 0
+        _checkpoint(runtime, opt, state, evaluator, window, resumed_from)
+        window = Window()
 
 
-def _checkpoint(runtime, opt: Optimization, state: TrainState, evaluator, window, rows, start, resumed_from) -> None:
-    elapsed = time.perf_counter() - start
+def _checkpoint(runtime, opt: Optimization, state: TrainState, evaluator, window: Window, resumed_from: int) -> None:
     metrics: dict[str, Any] = {
         "epoch": state.epoch,
         "step": state.global_step,
         "lr": opt.lr,
         "resumed_from_step": resumed_from,
-        "loss": sum(window) / len(window) if window else math.nan,
-        "samples_per_s": rows / elapsed if elapsed > 0 else 0.0,
+        **window.metrics(),
     }
     with scratch_dir() as tmp, opt.full_parameters():
         if evaluator is not None:

@@ -85,7 +85,7 @@ def train(cfg: TrainConfig) -> TrainResult:
             ),
             failure_config=FailureConfig(max_failures=cfg.max_failures),
         ),
-        datasets={"train": training_dataset(cfg.train_data, cfg.stage, cfg.skip_invalid_rows)},
+        datasets={"train": _ingest(cfg)},
         # A fixed row order, so a resumed run can skip exactly the batches it already trained on.
         dataset_config=DataConfig(execution_options=ExecutionOptions(preserve_order=True)),
     )
@@ -101,6 +101,20 @@ def train(cfg: TrainConfig) -> TrainResult:
     payload = {"best": summary.best_metrics, "rows": rows, "skipped": dict(skipped), "kept_checkpoints": kept}
     (target / "synthret_train_summary.json").write_text(json.dumps(payload, indent=2, default=str))
     return summary
+
+
+def _ingest(cfg: TrainConfig):
+    """The training Dataset: streamed while the cluster has CPUs left for Ray Data's read tasks, else read
+    up front, since read tasks would wait forever for a CPU that the training workers hold."""
+    import ray
+
+    if not ray.is_initialized():
+        ray.init()
+    ds = training_dataset(cfg.train_data, cfg.stage, cfg.skip_invalid_rows)
+    reserved = cfg.scaling.num_workers * cfg.scaling.cpus_per_worker
+    if ray.cluster_resources().get("CPU", 0) - reserved < 1:
+        ds = ds.materialize()
+    return ds
 
 
 def _best_checkpoint(result, scored: bool):

@@ -122,3 +122,23 @@ def test_deepspeed_zero1_on_two_cpu_workers(stage_file, tmp_path, ray_local):
     assert SentenceTransformer(str(result.export_dir)).encode(["x"]).shape == (1, 384)
     engine_files = list((tmp_path / "runs" / "zero1").glob("checkpoint_*/deepspeed/engine/*optim_states.pt"))
     assert len(engine_files) == 2  # ZeRO-1: one optimizer-state shard per worker
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_a_worker_holding_every_cpu_still_gets_its_data(stage_file, tmp_path, ray_local):
+    # Streaming read tasks would wait forever for a CPU here; the driver reads the data up front instead.
+    cfg = load_config(
+        TrainConfig,
+        None,
+        [
+            "stage=pairs",
+            f"train_data={stage_file('pairs')}",
+            f"output_dir={tmp_path / 'runs'}",
+            "run_name=full",
+            "optim.batch_size=4",
+            "optim.max_seq_length=32",
+            "scaling.cpus_per_worker=2",
+        ],
+    )
+    assert train(cfg).best_metrics["step"] == 2
