@@ -29,13 +29,16 @@ def collate(cfg: TrainConfig, rows: list[dict]):
     return collate_rerank(rows, cfg.group)
 
 
+# Queries and documents are encoded in separate forward calls: in one call the short queries would be padded
+# to the documents' length, doubling the compute (measured with benchmarks/training_speed.py).
+
+
 def _embed_groups(model: nn.Module, batch: GroupBatch) -> tuple[Tensor, Tensor]:
     """Queries (B, D) and the group tensor (B, M, D); padded slots hold zeros (their label is -1)."""
-    emb = model(batch.queries + batch.docs)
-    queries, docs = emb[: len(batch.queries)], emb[len(batch.queries) :]
-    slots = batch.slots.to(emb.device).flatten()
+    queries, docs = model(batch.queries), model(batch.docs)
+    slots = batch.slots.to(docs.device).flatten()
     filled = (slots >= 0).nonzero().squeeze(1)
-    grouped = emb.new_zeros(slots.numel(), emb.shape[1]).index_put((filled,), docs[slots[filled]])
+    grouped = docs.new_zeros(slots.numel(), docs.shape[1]).index_put((filled,), docs[slots[filled]])
     return queries, grouped.view(*batch.slots.shape, -1)
 
 
@@ -53,22 +56,21 @@ def batch_loss(cfg: TrainConfig, model: nn.Module, loss_fn: nn.Module, batch, re
         negatives = docs[:, 1:] if docs.shape[1] > 1 else None
         return scale_for_ddp(loss_fn(queries, docs[:, 0], negatives, labels[:, 1:] == 0))
     if isinstance(batch, ListwiseBatch):
-        emb = model(batch.queries + batch.docs)
-        b = len(batch.queries)
-        docs = emb[b:].view(b, -1, emb.shape[1])
-        return scale_for_ddp(loss_fn(gather(emb[:b]), gather(docs), gather(batch.labels.to(emb.device))))
+        queries = model(batch.queries)
+        docs = model(batch.docs).view(len(batch.queries), -1, queries.shape[1])
+        return scale_for_ddp(loss_fn(gather(queries), gather(docs), gather(batch.labels.to(queries.device))))
     assert isinstance(batch, PreferenceBatch)
     b = len(batch.queries)
-    emb = model(batch.queries + batch.preferred + batch.rejected)
-    queries, preferred, rejected = emb[:b], emb[b : 2 * b], emb[2 * b :]
+    queries, candidates = model(batch.queries), model(batch.preferred + batch.rejected)
+    preferred, rejected = candidates[:b], candidates[b:]
     if name == "bradley_terry":
         return loss_fn(queries, preferred, rejected)
-    keys = gather(batch.query_keys.to(emb.device))
+    keys = gather(batch.query_keys.to(queries.device))
     same_query = keys.unsqueeze(0) == keys.unsqueeze(1)
     reference_scores = None
     if reference is not None:
         with torch.no_grad():
-            ref = reference(batch.queries + batch.preferred + batch.rejected)
-            ref_q, ref_c = gather(ref[:b]), torch.cat([gather(ref[b : 2 * b]), gather(ref[2 * b :])])
-            reference_scores = loss_fn.similarity(ref_q, ref_c)
+            ref_q, ref_c = reference(batch.queries), reference(batch.preferred + batch.rejected)
+            ref_c = torch.cat([gather(ref_c[:b]), gather(ref_c[b:])])
+            reference_scores = loss_fn.similarity(gather(ref_q), ref_c)
     return scale_for_ddp(loss_fn(gather(queries), gather(preferred), gather(rejected), reference_scores, same_query))

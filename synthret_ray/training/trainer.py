@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +24,7 @@ from synthret_ray.training.loop import MODEL_DIR
 
 @dataclass
 class TrainResult:
-    export_dir: Path
+    export_dir: str
     best_metrics: dict[str, Any]
     history: list[dict[str, Any]] = field(default_factory=list)  # metrics of the kept checkpoints, by step
     rows: int = 0
@@ -52,8 +53,9 @@ def _storage(cfg: TrainConfig) -> str:
     return cfg.output_dir if fs.is_remote(cfg.output_dir) else os.path.abspath(cfg.output_dir)
 
 
-def export_dir(cfg: TrainConfig) -> Path:
-    return Path(cfg.export_dir) if cfg.export_dir else Path(_storage(cfg)) / cfg.run_name / "model"
+def export_dir(cfg: TrainConfig) -> str:
+    """Where the best model goes: ``export_dir``, else ``<output_dir>/<run_name>/model`` (local or remote)."""
+    return cfg.export_dir or fs.join(_storage(cfg), cfg.run_name, "model")
 
 
 def train(cfg: TrainConfig) -> TrainResult:
@@ -90,16 +92,17 @@ def train(cfg: TrainConfig) -> TrainResult:
         dataset_config=DataConfig(execution_options=ExecutionOptions(preserve_order=True)),
     )
     result = trainer.fit()
-    best = _best_checkpoint(result, scored)
-    target = export_dir(cfg)
-    with best[0].as_directory() as ckpt:
-        _replace_dir(Path(ckpt) / MODEL_DIR, target)
+    checkpoint, best = _best_checkpoint(result, scored)
     # Ray Train V2 keeps the metrics of the checkpoints it keeps (checkpoint.num_to_keep of them).
     kept = sorted((dict(m) for _, m in (result.best_checkpoints or [])), key=lambda m: m.get("step", 0))
-    summary = TrainResult(target, dict(best[1]), kept, rows, skipped)
-    dump_config(cfg, target / "synthret_train_config.yaml")
-    payload = {"best": summary.best_metrics, "rows": rows, "skipped": dict(skipped), "kept_checkpoints": kept}
-    (target / "synthret_train_summary.json").write_text(json.dumps(payload, indent=2, default=str))
+    summary = TrainResult(export_dir(cfg), dict(best), kept, rows, skipped)
+    with checkpoint.as_directory() as ckpt, tempfile.TemporaryDirectory() as tmp:
+        staged = Path(tmp) / "model"
+        shutil.copytree(Path(ckpt) / MODEL_DIR, staged)
+        dump_config(cfg, staged / "synthret_train_config.yaml")
+        payload = {"best": summary.best_metrics, "rows": rows, "skipped": dict(skipped), "kept_checkpoints": kept}
+        (staged / "synthret_train_summary.json").write_text(json.dumps(payload, indent=2, default=str))
+        _publish(staged, summary.export_dir)
     return summary
 
 
@@ -125,14 +128,24 @@ def _best_checkpoint(result, scored: bool):
     return result.checkpoint, result.metrics or {}
 
 
-def _replace_dir(src: Path, target: Path) -> None:
-    """Copy ``src`` to ``target`` via a sibling temp folder, so a failed copy never leaves half a model."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(src, tmp)
-    shutil.rmtree(target, ignore_errors=True)
-    os.replace(tmp, target)
+def _publish(src: Path, target: str) -> None:
+    """Put the staged model folder at ``target``: locally through a sibling folder and a rename, so a failed
+    copy never leaves half a model; on a remote filesystem by copying it over the old contents."""
+    if fs.is_remote(target):
+        import pyarrow.fs as pafs
+
+        filesystem, path = fs.resolve(target)
+        filesystem.create_dir(path, recursive=True)
+        filesystem.delete_dir_contents(path, missing_dir_ok=True)
+        pafs.copy_files(str(src), path, source_filesystem=pafs.LocalFileSystem(), destination_filesystem=filesystem)
+        return
+    dest = Path(target)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    partial = dest.with_name(f".{dest.name}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    shutil.copytree(src, partial)
+    shutil.rmtree(dest, ignore_errors=True)
+    os.replace(partial, dest)
 
 
 def train_local(

@@ -44,11 +44,11 @@ def test_two_worker_ddp_with_dev_eval_exports_the_best_checkpoint(stage_file, de
         ],
     )
     result = train(cfg)
-    assert result.rows == 8 and result.export_dir == tmp_path / "runs" / "ddp" / "model"
+    assert result.rows == 8 and result.export_dir == str(tmp_path / "runs" / "ddp" / "model")
     assert result.best_metrics["step"] in (2, 4)  # 8 rows / (2 per worker x 2 workers) = 2 steps per epoch
     assert 0.0 <= result.best_metrics["ndcg_at_10"] <= 1.0
     assert SentenceTransformer(str(result.export_dir)).encode(["x"]).shape == (1, 384)
-    summary = json.loads((result.export_dir / "synthret_train_summary.json").read_text())
+    summary = json.loads((Path(result.export_dir) / "synthret_train_summary.json").read_text())
     assert summary["best"]["ndcg_at_10"] == result.best_metrics["ndcg_at_10"]
     evaluated = run_eval(
         EvalConfig(data=str(dev_beir), split="dev", retriever="dense", model=str(result.export_dir)), progress=False
