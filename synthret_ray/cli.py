@@ -19,13 +19,14 @@ from synthret_ray.data.beir import DataFormatError
 from synthret_ray.models import ModelNotFoundError
 
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, help=__doc__.splitlines()[0])
-data_app = typer.Typer(no_args_is_help=True, help="BEIR datasets: validate a folder, download a public one.")
+data_app = typer.Typer(no_args_is_help=True, help="BEIR datasets: validate, download, export pairs.")
 app.add_typer(data_app, name="data")
 console = Console()
 err_console = Console(stderr=True)
 
 USER_ERRORS = (ConfigError, DataFormatError, ModelNotFoundError, FileNotFoundError, ValueError)
 DEMO_DATA = Path(__file__).parent / "resources" / "pydocs"
+TRAIN_COLUMNS = ("epoch", "step", "loss", "samples_per_s", "ndcg_at_10", "recall_at_100")
 
 Overrides = Annotated[list[str] | None, typer.Argument(help="Dotted overrides, e.g. encode.batch_size=128.")]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML config; see configs/.")]
@@ -123,6 +124,8 @@ def train_command(
     overrides: Overrides = None,
 ) -> None:
     """Train a bi-encoder or cross-encoder on Ray Train; exports the best checkpoint as a model folder."""
+    from ray.train import TrainingFailedError
+
     from synthret_ray.training.config import TrainConfig
     from synthret_ray.training.trainer import train
 
@@ -135,21 +138,19 @@ def train_command(
         style="dim",
         highlight=False,
     )
-    from ray.train import TrainingFailedError
-
     try:
         result = train(cfg)
     except (*USER_ERRORS, TrainingFailedError) as exc:  # Ray wraps worker errors such as a NaN loss
         raise _fail(exc) from None
     table = Table(title=f"{cfg.stage} training ({result.rows:,} rows, {sum(result.skipped.values())} skipped)")
-    for col in ("epoch", "step", "loss", "samples_per_s", "ndcg_at_10", "recall_at_100"):
+    for col in TRAIN_COLUMNS:
         table.add_column(col, justify="right")
     for row in result.history:
-        table.add_row(
-            *(_fmt(row.get(col)) for col in ("epoch", "step", "loss", "samples_per_s", "ndcg_at_10", "recall_at_100"))
-        )
+        table.add_row(*(_fmt(row.get(col)) for col in TRAIN_COLUMNS))
     console.print(table)
-    console.print(f"best checkpoint {_fmt_metrics(result.best_metrics)} exported to {result.export_dir}")
+    console.print(
+        f"best checkpoint {_fmt_metrics(result.best_metrics)} exported to {result.export_dir}", soft_wrap=True
+    )
 
 
 def _fmt(value) -> str:

@@ -92,3 +92,18 @@ def test_export_pairs_from_beir(tmp_path):
     assert n == 4 and len(load_training_rows(str(tmp_path / "pairs.parquet"), "pairs").rows) == 4
     with pytest.raises(ValueError, match="refusing to export the test split"):
         write_pairs_from_beir(str(root), "test", tmp_path / "x.parquet")
+
+
+def test_train_cli_reports_user_errors_before_starting_ray(tmp_path):
+    from typer.testing import CliRunner
+
+    from synthret_ray.cli import app
+
+    rows = training_rows("listwise")
+    rows[2]["labels"] = [3, 2, 1, 9]
+    path = write_rows(tmp_path / "graded.jsonl", rows)
+    runner = CliRunner()
+    bad_row = runner.invoke(app, ["train", "--stage", "listwise", f"train_data={path}"])
+    assert bad_row.exit_code == 2 and "graded.jsonl:3: field 'labels'" in bad_row.output
+    bad_key = runner.invoke(app, ["train", "--stage", "listwise", f"train_data={path}", "optim.learning_rate=1"])
+    assert bad_key.exit_code == 2 and "unknown config key 'optim.learning_rate'" in bad_key.output
