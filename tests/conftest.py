@@ -14,6 +14,7 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # DeepSpeed JIT-compiles its CPU ops once (minutes); keep them in the project's cache.
 os.environ.setdefault("TORCH_EXTENSIONS_DIR", str(Path(__file__).resolve().parents[1] / ".cache" / "torch_extensions"))
+os.environ.setdefault("SYNTHRET_CACHE", str(Path(__file__).resolve().parents[1] / ".cache" / "synthret"))
 
 # A tiny corpus where each query has one clearly matching document (and q3 shares its id with a document).
 TINY_CORPUS = {

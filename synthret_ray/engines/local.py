@@ -1,0 +1,122 @@
+"""The CPU default: a transformers causal LM in this process, batched generation with left padding.
+
+GGUF checkpoints (the packaged SmolLM2) are dequantized once into a plain transformers folder under the cache
+(about 20 s), so later loads take a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import time
+from pathlib import Path
+
+import torch
+
+from synthret_ray.engines.base import ChatRequest, Completion
+from synthret_ray.models import resolve_model
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("SYNTHRET_CACHE", Path.home() / ".cache" / "synthret"))
+
+
+def materialize_gguf(folder: str, gguf_file: str) -> Path:
+    """A plain transformers folder for ``folder/gguf_file``, converted on first use and cached by content stamp."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    source = Path(folder) / gguf_file
+    stat = source.stat()
+    stamp = hashlib.sha1(f"{source.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+    target = cache_root() / "gguf" / f"{source.stem}-{stamp}"
+    if (target / "config.json").is_file():
+        return target
+    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf_file, dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf_file)
+    # save_pretrained refuses a GGUF-loaded model: rebuild it from its config without the quantization entry.
+    config = model.config
+    if hasattr(config, "quantization_config"):
+        delattr(config, "quantization_config")
+    plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    plain.load_state_dict(model.state_dict())
+    partial = target.with_name(target.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    plain.save_pretrained(partial)
+    tokenizer.save_pretrained(partial)
+    os.replace(partial, target)
+    return target
+
+
+class LocalEngine:
+    """Batched ``generate`` of a local or hub causal LM; prompts longer than the context are cut from the left
+    of the last user message's text, and flagged, rather than failing."""
+
+    name = "local"
+
+    def __init__(
+        self, model: str, max_context: int | None = None, device: str | None = None, threads: int | None = None
+    ):
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        resolved = resolve_model(model)
+        source = materialize_gguf(resolved.source, resolved.gguf_file) if resolved.gguf_file else resolved.source
+        if threads:
+            torch.set_num_threads(threads)
+        self.model = model
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=resolved.local, padding_side="left")
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.lm = AutoModelForCausalLM.from_pretrained(source, local_files_only=resolved.local).to(self.device).eval()
+        limit = getattr(self.lm.config, "max_position_embeddings", None) or 2048
+        self.max_context = min(max_context or limit, limit)
+
+    def _prompt_ids(self, request: ChatRequest) -> tuple[list[int], bool]:
+        ids = self.tokenizer.apply_chat_template(request.messages, add_generation_prompt=True, tokenize=True)
+        if hasattr(ids, "keys"):
+            ids = ids["input_ids"]
+        budget = self.max_context - request.sampling.max_new_tokens
+        if len(ids) <= budget:
+            return list(ids), False
+        return list(ids[-budget:]), True
+
+    def generate(self, requests: list[ChatRequest]) -> list[Completion]:
+        if not requests:
+            return []
+        sampling = requests[0].sampling
+        if any(r.sampling != sampling for r in requests):
+            raise ValueError("one generate() call takes requests with the same sampling parameters")
+        prompts = [self._prompt_ids(r) for r in requests]
+        width = max(len(ids) for ids, _ in prompts)
+        pad = self.tokenizer.pad_token_id
+        input_ids = torch.tensor([[pad] * (width - len(ids)) + ids for ids, _ in prompts], device=self.device)
+        attention = torch.tensor([[0] * (width - len(ids)) + [1] * len(ids) for ids, _ in prompts], device=self.device)
+        torch.manual_seed(sampling.seed)
+        start = time.perf_counter()
+        with torch.inference_mode():
+            output = self.lm.generate(
+                input_ids=input_ids,
+                attention_mask=attention,
+                max_new_tokens=sampling.max_new_tokens,
+                do_sample=sampling.temperature > 0,
+                temperature=sampling.temperature if sampling.temperature > 0 else None,
+                top_p=sampling.top_p if sampling.temperature > 0 else None,
+                pad_token_id=pad,
+            )
+        seconds = (time.perf_counter() - start) / len(requests)
+        completions = []
+        for row, (ids, truncated) in enumerate(prompts):
+            new = output[row, width:]
+            new = new[: _first_stop(new, {pad, self.tokenizer.eos_token_id})]
+            text = self.tokenizer.decode(new, skip_special_tokens=True).strip()
+            completions.append(Completion(text, len(ids), len(new), seconds, None, truncated))
+        return completions
+
+
+def _first_stop(tokens: torch.Tensor, stops: set[int]) -> int:
+    """Length of the generated text: up to the first end-of-sequence or padding token."""
+    for index, token in enumerate(tokens.tolist()):
+        if token in stops:
+            return index
+    return len(tokens)

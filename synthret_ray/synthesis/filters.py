@@ -1,0 +1,58 @@
+"""Noise filters for small teachers: empty, over-long, repetitive, echoed and duplicate outputs.
+
+Each filter returns a reason string (counted per reason in the run's stats) or None when the output is kept.
+"""
+
+from __future__ import annotations
+
+import re
+from difflib import SequenceMatcher
+
+WORD = re.compile(r"\w+")
+
+
+def normalize(text: str) -> str:
+    return " ".join(WORD.findall(text.lower()))
+
+
+def is_echo(output: str, source: str, min_words: int = 6, max_ratio: float = 0.8) -> bool:
+    """The output copies the source: one of its word 6-grams (or the whole output) appears verbatim in the
+    source, or it is nearly equal to a source sentence (difflib ratio above ``max_ratio``)."""
+    out, src = normalize(output), normalize(source)
+    if not out:
+        return False
+    words = out.split()
+    if len(words) < min_words:
+        return f" {out} " in f" {src} " and len(words) >= 3
+    if any(" ".join(words[i : i + min_words]) in src for i in range(len(words) - min_words + 1)):
+        return True
+    sentences = [normalize(s) for s in re.split(r"(?<=[.!?])\s+", source) if s.strip()]
+    return any(SequenceMatcher(None, out, s).ratio() > max_ratio for s in sentences)
+
+
+def is_repetitive(output: str, min_words: int = 6, max_share: float = 0.35) -> bool:
+    """Degenerate loops of small models ("stat, stat, stat"): one word is more than ``max_share`` of a text of
+    at least ``min_words`` words."""
+    words = normalize(output).split()
+    if len(words) < min_words:
+        return False
+    return max(words.count(w) for w in set(words)) / len(words) > max_share
+
+
+def reject_reason(output: str, source: str, max_words: int, seen: set[str] | None = None) -> str | None:
+    """Why ``output`` is filtered: ``empty``, ``too_long``, ``repetitive``, ``echo`` or ``duplicate``; None keeps it.
+    ``seen`` collects normalized outputs kept so far (per source or per run, as the caller scopes it)."""
+    key = normalize(output)
+    if not key:
+        return "empty"
+    if len(key.split()) > max_words:
+        return "too_long"
+    if is_repetitive(output):
+        return "repetitive"
+    if is_echo(output, source):
+        return "echo"
+    if seen is not None:
+        if key in seen:
+            return "duplicate"
+        seen.add(key)
+    return None

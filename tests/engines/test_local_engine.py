@@ -1,0 +1,52 @@
+"""The local engine on the packaged SmolLM2-135M-Instruct (GGUF, converted once into the cache)."""
+
+from __future__ import annotations
+
+import pytest
+
+from synthret_ray.engines.base import ChatRequest, SamplingParams
+from synthret_ray.synthesis import queries
+
+
+@pytest.fixture(scope="module")
+def engine():
+    from synthret_ray.engines.local import LocalEngine
+
+    return LocalEngine("smollm2", device="cpu")
+
+
+@pytest.mark.slow
+def test_batched_greedy_generation_matches_one_at_a_time(engine):
+    sampling = SamplingParams(max_new_tokens=12)
+    short = queries.build_request("Chess is a board game for two players on a board of 64 squares.", sampling)
+    long = queries.build_request(
+        "Photosynthesis converts light energy, water and carbon dioxide into glucose and oxygen in the "
+        "chloroplasts of plant cells, and it is the source of nearly all the oxygen in the atmosphere.",
+        sampling,
+    )
+    batch = engine.generate([short, long])
+    alone = engine.generate([short])
+    assert len(batch) == 2 and all(c.error is None and c.text for c in batch)
+    assert batch[0].text == alone[0].text  # left padding does not change a greedy continuation
+    assert batch[1].prompt_tokens > batch[0].prompt_tokens > 0
+    assert 0 < batch[0].completion_tokens <= 12
+
+
+@pytest.mark.slow
+def test_prompt_longer_than_the_context_is_cut_and_flagged(engine):
+    from synthret_ray.engines.local import LocalEngine
+
+    small = LocalEngine.__new__(LocalEngine)
+    small.__dict__.update(engine.__dict__)
+    small.max_context = 96
+    request = ChatRequest([{"role": "user", "content": "word " * 400}], SamplingParams(max_new_tokens=8))
+    (completion,) = small.generate([request])
+    assert completion.truncated_prompt and completion.prompt_tokens == 88 and completion.error is None
+
+
+@pytest.mark.slow
+def test_mixed_sampling_in_one_call_is_an_error(engine):
+    a = ChatRequest([{"role": "user", "content": "hi"}], SamplingParams(max_new_tokens=4))
+    b = ChatRequest([{"role": "user", "content": "hi"}], SamplingParams(max_new_tokens=5))
+    with pytest.raises(ValueError, match="same sampling parameters"):
+        engine.generate([a, b])
