@@ -97,25 +97,24 @@ def test_killed_driver_resumes_from_its_last_checkpoint(stage_file, tmp_path):
     assert all(m["resumed_from_step"] >= 1 for m in summary["kept_checkpoints"])
 
 
+def _pairs_config(stage_file, tmp_path, run_name: str, *extra: str) -> TrainConfig:
+    base = [f"train_data={stage_file('pairs')}", f"output_dir={tmp_path / 'runs'}", f"run_name={run_name}"]
+    return load_config(TrainConfig, None, ["stage=pairs", *base, "optim.max_seq_length=32", *extra])
+
+
 @pytest.mark.slow
 def test_deepspeed_zero1_on_two_cpu_workers(stage_file, tmp_path, ray_local):
     from sentence_transformers import SentenceTransformer
 
-    cfg = load_config(
-        TrainConfig,
-        None,
-        [
-            "stage=pairs",
-            f"train_data={stage_file('pairs')}",
-            f"output_dir={tmp_path / 'runs'}",
-            "run_name=zero1",
-            "strategy=deepspeed",
-            "deepspeed.zero_stage=1",
-            "optim.batch_size=2",
-            "optim.max_seq_length=32",
-            "scaling.num_workers=2",
-            "scaling.cpus_per_worker=0.5",
-        ],
+    cfg = _pairs_config(
+        stage_file,
+        tmp_path,
+        "zero1",
+        "strategy=deepspeed",
+        "deepspeed.zero_stage=1",
+        "optim.batch_size=2",
+        "scaling.num_workers=2",
+        "scaling.cpus_per_worker=0.5",
     )
     result = train(cfg)
     assert result.best_metrics["step"] == 2 and result.best_metrics["loss"] > 0
@@ -128,17 +127,5 @@ def test_deepspeed_zero1_on_two_cpu_workers(stage_file, tmp_path, ray_local):
 @pytest.mark.timeout(300)
 def test_a_worker_holding_every_cpu_still_gets_its_data(stage_file, tmp_path, ray_local):
     # Streaming read tasks would wait forever for a CPU here; the driver reads the data up front instead.
-    cfg = load_config(
-        TrainConfig,
-        None,
-        [
-            "stage=pairs",
-            f"train_data={stage_file('pairs')}",
-            f"output_dir={tmp_path / 'runs'}",
-            "run_name=full",
-            "optim.batch_size=4",
-            "optim.max_seq_length=32",
-            "scaling.cpus_per_worker=2",
-        ],
-    )
+    cfg = _pairs_config(stage_file, tmp_path, "full", "optim.batch_size=4", "scaling.cpus_per_worker=2")
     assert train(cfg).best_metrics["step"] == 2
