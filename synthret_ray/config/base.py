@@ -125,7 +125,7 @@ def load_config(
         if not isinstance(loaded, dict):
             raise ConfigError(f"config file {path} must hold a mapping at the top level, got {type(loaded).__name__}")
         for key, value in loaded.items():
-            _set_dotted(tree, key, value) if "." in key else tree.__setitem__(key, value)
+            _set_dotted(tree, key, value)
         source = str(path)
     for key, value in [*(values or {}).items(), *parse_overrides(overrides or [])]:
         _check_key(model, key)

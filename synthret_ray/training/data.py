@@ -120,37 +120,33 @@ def scan_training_rows(path: str, stage: str) -> Iterator[tuple[str, int, dict |
             yield file, index + 1, row, problem
 
 
-def _raise(file: str, number: int, stage: str, problem: tuple[str, str]) -> None:
-    raise DataFormatError(file, number, problem[0], f"{problem[1]} (row {number} of stage {stage!r} data)")
+def _valid_rows(path: str, stage: str, skip_invalid: bool, skipped: Counter) -> Iterator[dict]:
+    """Valid rows; a bad row raises, or with ``skip_invalid`` is counted in ``skipped`` by reason.
+    Raises when no row is valid."""
+    valid = 0
+    for file, number, row, problem in scan_training_rows(path, stage):
+        if problem is None:
+            valid += 1
+            yield row
+        elif skip_invalid:
+            skipped[f"{problem[0]}: {problem[1].split(',')[0]}"] += 1
+        else:
+            raise DataFormatError(file, number, problem[0], f"{problem[1]} (row {number} of stage {stage!r} data)")
+    if not valid:
+        raise DataFormatError(path, None, None, f"no valid {stage!r} training rows (skipped: {dict(skipped)})")
 
 
 def load_training_rows(path: str, stage: str, skip_invalid: bool = False) -> TrainingRows:
     """Read and check every row into memory; raise on the first bad one unless ``skip_invalid``."""
     out = TrainingRows([], Counter(), path)
-    for file, number, row, problem in scan_training_rows(path, stage):
-        if problem is None:
-            out.rows.append(row)
-        elif skip_invalid:
-            out.skipped[f"{problem[0]}: {problem[1].split(',')[0]}"] += 1
-        else:
-            _raise(file, number, stage, problem)
-    if not out.rows:
-        raise DataFormatError(path, None, None, f"no valid {stage!r} training rows (skipped: {dict(out.skipped)})")
+    out.rows.extend(_valid_rows(path, stage, skip_invalid, out.skipped))
     return out
 
 
 def check_training_rows(path: str, stage: str, skip_invalid: bool = False) -> tuple[int, Counter]:
     """Like :func:`load_training_rows` but keeps nothing: ``(valid rows, skipped reasons)``."""
-    valid, skipped = 0, Counter()
-    for file, number, _, problem in scan_training_rows(path, stage):
-        if problem is None:
-            valid += 1
-        elif skip_invalid:
-            skipped[f"{problem[0]}: {problem[1].split(',')[0]}"] += 1
-        else:
-            _raise(file, number, stage, problem)
-    if not valid:
-        raise DataFormatError(path, None, None, f"no valid {stage!r} training rows (skipped: {dict(skipped)})")
+    skipped: Counter = Counter()
+    valid = sum(1 for _ in _valid_rows(path, stage, skip_invalid, skipped))
     return valid, skipped
 
 

@@ -7,7 +7,7 @@ positives are most likely to hide.
 
 from __future__ import annotations
 
-from synthret_ray.data.beir import BeirData, doc_text
+from synthret_ray.data.beir import BeirData
 from synthret_ray.evaluation.config import EncodeConfig, IndexConfig
 from synthret_ray.evaluation.dense import DenseEncoder, dense_search
 from synthret_ray.evaluation.metrics import ranked
@@ -40,7 +40,3 @@ def mine_hard_negatives(
         kept = [d for d, _ in ranked(docs) if d not in skip]
         mined[qid] = kept[rank_start : rank_start + top_k]
     return mined
-
-
-def candidate_texts(corpus: dict[str, dict[str, str]], mined: dict[str, list[str]]) -> dict[str, list[str]]:
-    return {qid: [doc_text(corpus[d]) for d in docs] for qid, docs in mined.items()}

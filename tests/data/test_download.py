@@ -63,23 +63,26 @@ def test_md5_mismatch_leaves_nothing(tmp_path, http_root):
     assert list(out.iterdir()) == []
 
 
-def test_corrupted_zip_with_matching_md5_leaves_nothing(tmp_path, http_root):
-    root, url = http_root
-    blob = bytearray(_zip_dataset(tmp_path, "tiny"))
-    blob[60:200] = b"\x00" * 140  # damage compressed member data, keep the directory at the end intact
-    (root / "tiny.zip").write_bytes(bytes(blob))
-    out = tmp_path / "datasets"
-    with pytest.raises(DownloadError, match="(corrupted member|not a valid zip).*nothing was written"):
-        download_beir("tiny", out, url, md5=hashlib.md5(blob).hexdigest(), progress=False)
-    assert list(out.iterdir()) == []
+def _damage_members(blob: bytes) -> bytes:
+    damaged = bytearray(blob)
+    damaged[60:200] = b"\x00" * 140  # damage compressed member data, keep the directory at the end intact
+    return bytes(damaged)
 
 
-def test_truncated_zip_leaves_nothing(tmp_path, http_root):
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (_damage_members, "(corrupted member|not a valid zip).*nothing was written"),
+        (lambda blob: blob[:300], "not a valid zip archive"),
+    ],
+    ids=["corrupted", "truncated"],
+)
+def test_damaged_zip_with_matching_md5_leaves_nothing(tmp_path, http_root, damage, message):
     root, url = http_root
-    blob = _zip_dataset(tmp_path, "tiny")[:300]
+    blob = damage(_zip_dataset(tmp_path, "tiny"))
     (root / "tiny.zip").write_bytes(blob)
     out = tmp_path / "datasets"
-    with pytest.raises(DownloadError, match="not a valid zip archive"):
+    with pytest.raises(DownloadError, match=message):
         download_beir("tiny", out, url, md5=hashlib.md5(blob).hexdigest(), progress=False)
     assert list(out.iterdir()) == []
 

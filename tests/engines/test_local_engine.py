@@ -36,9 +36,7 @@ def test_batched_greedy_generation_matches_one_at_a_time(engine):
 def test_prompt_longer_than_the_context_is_cut_and_flagged(engine):
     from synthret_ray.engines.local import LocalEngine
 
-    small = LocalEngine.__new__(LocalEngine)
-    small.__dict__.update(engine.__dict__)
-    small.max_context = 96
+    small = LocalEngine("smollm2", max_context=96, device="cpu")  # the converted folder is cached by now
     request = ChatRequest([{"role": "user", "content": "word " * 400}], SamplingParams(max_new_tokens=8))
     (completion,) = small.generate([request])
     assert completion.truncated_prompt and completion.prompt_tokens == 88 and completion.error is None
