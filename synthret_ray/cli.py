@@ -1,4 +1,5 @@
-"""The ``synthret`` command line: ``eval``, ``train``, ``data validate|download|export-pairs``, ``demo``.
+"""The ``synthret`` command line: ``synthesize``, ``train``, ``eval``, ``data validate|download|export-pairs``,
+``demo``.
 
 Every command that takes ``--config FILE`` also takes dotted ``key.sub=value`` overrides as trailing
 arguments; flags such as ``--model`` are shortcuts for the same keys.
@@ -16,6 +17,7 @@ from rich.table import Table
 
 from synthret_ray.config import ConfigError, load_config
 from synthret_ray.data.beir import DataFormatError
+from synthret_ray.engines import EngineError
 from synthret_ray.models import ModelNotFoundError
 
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, help=__doc__.splitlines()[0])
@@ -24,7 +26,7 @@ app.add_typer(data_app, name="data")
 console = Console()
 err_console = Console(stderr=True)
 
-USER_ERRORS = (ConfigError, DataFormatError, ModelNotFoundError, FileNotFoundError, ValueError)
+USER_ERRORS = (ConfigError, DataFormatError, ModelNotFoundError, EngineError, FileNotFoundError, ValueError)
 DEMO_DATA = Path(__file__).parent / "resources" / "pydocs"
 TRAIN_COLUMNS = ("epoch", "step", "loss", "samples_per_s", "ndcg_at_10", "recall_at_100")
 
@@ -66,11 +68,7 @@ def eval_command(
     }
     try:
         cfg = load_config(EvalConfig, config, overrides, values={k: v for k, v in flags.items() if v is not None})
-        console.print(
-            yaml.safe_dump(cfg.model_dump(mode="json", exclude_defaults=True), sort_keys=False).strip(),
-            style="dim",
-            highlight=False,
-        )
+        _show_config(cfg)
         result = run_eval(cfg, progress=not quiet)
     except USER_ERRORS as exc:
         raise _fail(exc) from None
@@ -78,6 +76,51 @@ def eval_command(
     if cfg.out:
         for kind, path in output_paths(cfg.out).items():
             console.print(f"{kind:>9}: {path}")
+
+
+@app.command("synthesize")
+def synthesize_command(
+    config: ConfigOpt = None,
+    task: Annotated[str | None, typer.Option(help="queries | distill | verify | graded | label | prefer.")] = None,
+    out: Annotated[str | None, typer.Option(help="Run folder (output_dir).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    overrides: Overrides = None,
+) -> None:
+    """Generate training data with an LLM on Ray Data; re-running the same command resumes the run folder."""
+    from synthret_ray.synthesis.config import SynthesisConfig
+    from synthret_ray.synthesis.pipeline import synthesize
+
+    flags = {"task": task, "output_dir": out, "progress": False if quiet else None}
+    try:
+        cfg = load_config(SynthesisConfig, config, overrides, values={k: v for k, v in flags.items() if v is not None})
+        _show_config(cfg)
+        result = synthesize(cfg)
+    except USER_ERRORS as exc:
+        raise _fail(exc) from None
+    run = result.stats["this_run"]
+    folder = result.stats["run_folder"]
+    table = Table(title=f"{cfg.task}: {folder['rows']:,} rows in {result.output_dir}")
+    for col in ("", "this run", "run folder"):
+        table.add_column(col, justify="right")
+    table.add_row("rows", f"{run['rows_written']:,}", f"{folder['rows']:,}")
+    for status in ("ok", "malformed", "filtered", "error"):
+        table.add_row(status, f"{run['statuses'].get(status, 0):,}", f"{folder['statuses'].get(status, 0):,}")
+    table.add_row("skipped (done before)", f"{run['already_done']:,}", "")
+    table.add_row("generated tokens/s", _fmt(run["generated_tokens_per_s"]), "")
+    table.add_row("rows/s", _fmt(run["rows_per_s"]), "")
+    console.print(table)
+    for reason, count in list(folder["reasons"].items())[:8]:
+        console.print(f"  {count:>6,}  {reason}", highlight=False)
+    for name, count in result.exported.items():
+        console.print(f"export/{name}: {count:,} rows", highlight=False)
+
+
+def _show_config(cfg) -> None:
+    console.print(
+        yaml.safe_dump(cfg.model_dump(mode="json", exclude_defaults=True), sort_keys=False).strip(),
+        style="dim",
+        highlight=False,
+    )
 
 
 @data_app.command("validate")
@@ -133,11 +176,7 @@ def train_command(
         cfg = load_config(TrainConfig, config, overrides, values={"stage": stage} if stage else None)
     except USER_ERRORS as exc:
         raise _fail(exc) from None
-    console.print(
-        yaml.safe_dump(cfg.model_dump(mode="json", exclude_defaults=True), sort_keys=False).strip(),
-        style="dim",
-        highlight=False,
-    )
+    _show_config(cfg)
     try:
         result = train(cfg)
     except (*USER_ERRORS, TrainingFailedError) as exc:  # Ray wraps worker errors such as a NaN loss

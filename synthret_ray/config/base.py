@@ -26,32 +26,39 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
 
-def _submodel(annotation: Any) -> type[BaseModel] | None:
-    """The pydantic model inside an annotation such as ``Foo``, ``Foo | None`` or ``Optional[Foo]``."""
+def _submodels(annotation: Any) -> list[type[BaseModel]]:
+    """The pydantic models inside an annotation such as ``Foo``, ``Foo | None`` or a union ``A | B`` (the
+    variants of a discriminated union such as ``engine``)."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in typing.get_args(annotation):
-        found = _submodel(arg)
-        if found is not None:
-            return found
-    return None
+        return [annotation]
+    return [model for arg in typing.get_args(annotation) for model in _submodels(arg)]
+
+
+def _submodel(annotation: Any) -> type[BaseModel] | None:
+    found = _submodels(annotation)
+    return found[0] if found else None
 
 
 def _check_key(model: type[BaseModel], dotted: str) -> None:
     """Reject an override key that no field of ``model`` has, listing the valid keys at that level."""
-    current: type[BaseModel] | None = model
+    current: list[type[BaseModel]] = [model]
     parts = dotted.split(".")
     for depth, part in enumerate(parts):
-        if current is None:  # a free-form dict field: any sub-key is accepted
+        if not current:  # a free-form dict field: any sub-key is accepted
             return
-        fields = current.model_fields
+        fields = {name: info for variant in current for name, info in variant.model_fields.items()}
         if part not in fields:
             where = ".".join(parts[:depth]) or "the top level"
             raise ConfigError(
                 f"unknown config key {dotted!r}: {part!r} is not a field of {where}; "
                 f"valid keys there: {sorted(fields)}"
             )
-        current = _submodel(fields[part].annotation)
+        current = [
+            m
+            for variant in current
+            if part in variant.model_fields
+            for m in _submodels(variant.model_fields[part].annotation)
+        ]
 
 
 def parse_overrides(overrides: list[str]) -> list[tuple[str, Any]]:
@@ -82,20 +89,32 @@ def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
+def _field_path(model: type[BaseModel], loc: tuple) -> tuple[list[str], type[BaseModel]]:
+    """Pydantic's error location without the tags of discriminated unions (``engine.openai.base_url`` is
+    reported as ``engine.base_url``), and the model that holds the last part."""
+    key, parent, variants = [], model, None
+    for part in (str(p) for p in loc):
+        if variants:
+            tagged = [v for v in variants if v.model_fields.get("kind") and v.model_fields["kind"].default == part]
+            if tagged:
+                parent, variants = tagged[0], None
+                continue
+        key.append(part)
+        field = parent.model_fields.get(part)
+        subs = _submodels(field.annotation) if field is not None else []
+        if subs:
+            parent, variants = subs[0], subs if len(subs) > 1 else None
+    return key, parent
+
+
 def format_validation_error(exc: ValidationError, model: type[BaseModel], source: str) -> str:
     lines = [f"invalid config ({source}): {exc.error_count()} problem(s)"]
     for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"]) or "<root>"
+        parts, _ = _field_path(model, err["loc"])
+        key = ".".join(parts) or "<root>"
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
-            parent = model
-            for part in err["loc"][:-1]:
-                sub = (
-                    _submodel(parent.model_fields[str(part)].annotation) if str(part) in parent.model_fields else None
-                )
-                if sub is None:
-                    break
-                parent = sub
+            _, parent = _field_path(model, err["loc"][:-1])
             msg = f"unknown key; valid keys there: {sorted(parent.model_fields)}"
         elif "input" in err and not isinstance(err["input"], dict):
             msg = f"{msg}, got {err['input']!r}"

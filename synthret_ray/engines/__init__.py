@@ -1,7 +1,56 @@
-"""LLM engines behind one interface: chat messages + sampling in; text, token counts, timing or an error out."""
+"""LLM engines behind one interface: chat messages + sampling in; text, token counts, timing or an error out.
+
+``local`` and ``openai`` run inside synthesis actors (:func:`build_engine`); ``vllm`` is Ray's own
+``ray.data.llm`` processor (:mod:`synthret_ray.engines.vllm`).
+"""
 
 from __future__ import annotations
 
-from synthret_ray.engines.base import ChatRequest, Completion, SamplingParams
+from synthret_ray.engines.base import ChatRequest, Completion, Engine, EngineError, SamplingParams
+from synthret_ray.engines.config import EngineConfig, LocalEngineConfig, OpenAIEngineConfig, VLLMEngineConfig
 
-__all__ = ["ChatRequest", "Completion", "SamplingParams"]
+__all__ = [
+    "ChatRequest",
+    "Completion",
+    "Engine",
+    "EngineConfig",
+    "EngineError",
+    "LocalEngineConfig",
+    "OpenAIEngineConfig",
+    "SamplingParams",
+    "VLLMEngineConfig",
+    "build_engine",
+    "check_engine",
+]
+
+
+def build_engine(cfg: LocalEngineConfig | OpenAIEngineConfig, threads: int | None = None) -> Engine:
+    """An in-process engine for ``cfg``; ``threads`` is the torch thread count a local engine gets by default."""
+    if isinstance(cfg, LocalEngineConfig):
+        from synthret_ray.engines.local import LocalEngine
+
+        device = None if cfg.device == "auto" else cfg.device
+        return LocalEngine(cfg.model, cfg.max_context, device, cfg.threads or threads)
+    if isinstance(cfg, OpenAIEngineConfig):
+        from synthret_ray.engines.openai import OpenAIEngine
+
+        return OpenAIEngine(**cfg.model_dump(exclude={"kind", "num_actors", "cpus_per_actor", "batch_size"}))
+    raise EngineError(f"engine.kind: {cfg.kind!r} does not run in-process; use synthret_ray.engines.vllm")
+
+
+def check_engine(cfg: EngineConfig) -> None:
+    """Fail on the driver, before Ray schedules anything, when the engine cannot work: a model that does not
+    resolve, an endpoint that cannot be reached, vLLM not installed."""
+    if isinstance(cfg, LocalEngineConfig):
+        from synthret_ray.engines.local import materialize_gguf
+        from synthret_ray.models import resolve_model
+
+        resolved = resolve_model(cfg.model)
+        if resolved.gguf_file:  # convert once here, not in every actor at the same time
+            materialize_gguf(resolved.source, resolved.gguf_file)
+    elif isinstance(cfg, OpenAIEngineConfig):
+        build_engine(cfg).check()
+    else:
+        from synthret_ray.engines.vllm import require_vllm
+
+        require_vllm()

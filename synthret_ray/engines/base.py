@@ -25,6 +25,7 @@ class SamplingParams(StrictModel):
 class ChatRequest:
     messages: list[dict[str, str]]  # [{"role": "system"|"user"|"assistant", "content": ...}]
     sampling: SamplingParams = field(default_factory=SamplingParams)
+    json_schema: dict | None = None  # enforced by engines with structured output, ignored by the others
 
 
 @dataclass
@@ -37,8 +38,13 @@ class Completion:
     truncated_prompt: bool = False  # the prompt was cut to fit the model's context
 
 
+class EngineError(RuntimeError):
+    """An engine that cannot run at all (missing model, unreachable endpoint, missing key): stops before any row."""
+
+
 class Engine(Protocol):
     name: str
     model: str
+    per_request_seed: bool  # False: one seed per generate() call (batched local generation)
 
     def generate(self, requests: list[ChatRequest]) -> list[Completion]: ...

@@ -53,6 +53,7 @@ class LocalEngine:
     of the last user message's text, and flagged, rather than failing."""
 
     name = "local"
+    per_request_seed = False  # one seed per batched generate() call
 
     def __init__(
         self, model: str, max_context: int | None = None, device: str | None = None, threads: int | None = None

@@ -2,14 +2,22 @@
 
 With a 135M-parameter teacher a bare instruction makes the model copy the passage; a system message that asks
 for a query only, plus worked examples as previous chat turns, gives real queries. Echoes are filtered anyway.
+
+Export: a BEIR ``queries.jsonl`` + ``qrels/train.tsv`` (each query judged relevant to its source passage) and
+``pairs.parquet`` (query, positive) for the ``pairs`` training stage.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
 
 from synthret_ray.engines.base import ChatRequest, SamplingParams
+from synthret_ray.synthesis.filters import normalize, reject_reason
+from synthret_ray.synthesis.task import Outcome, Part, Task, chat
 
 PROMPT_VERSION = "queries-v1"
 SYSTEM = "You write short web search queries. Reply with only the query."
@@ -25,20 +33,16 @@ FEW_SHOT = [
         "largest coral reef system in the world",
     ),
 ]
-MAX_QUERY_WORDS = 24
 MIN_QUERY_WORDS = 2
 _PREFIX = re.compile(r"^\s*(?:(?:search\s+)?query\s*\d*\s*[:\-]|\d+[.)]|[-*•])\s*", re.IGNORECASE)
 
 
+def messages(passage: str) -> list[dict[str, str]]:
+    return chat(SYSTEM, [(f"Passage: {p}\nQuery:", q) for p, q in FEW_SHOT], f"Passage: {passage}\nQuery:")
+
+
 def build_request(passage: str, sampling: SamplingParams) -> ChatRequest:
-    messages = [{"role": "system", "content": SYSTEM}]
-    for example, query in FEW_SHOT:
-        messages += [
-            {"role": "user", "content": f"Passage: {example}\nQuery:"},
-            {"role": "assistant", "content": query},
-        ]
-    messages.append({"role": "user", "content": f"Passage: {passage}\nQuery:"})
-    return ChatRequest(messages, sampling)
+    return ChatRequest(messages(passage), sampling)
 
 
 @dataclass(frozen=True)
@@ -57,3 +61,33 @@ def parse(text: str) -> Parsed:
                 return Parsed(None, f"fewer than {MIN_QUERY_WORDS} words")
             return Parsed(line)
     return Parsed(None, "no text")
+
+
+class QueriesTask(Task):
+    name = "queries"
+    prompt_version = PROMPT_VERSION
+    max_new_tokens = 32
+    columns = {"doc_id": pa.string(), "passage": pa.string(), "sample": pa.int64(), "query": pa.string()}
+
+    def parts(self, unit: dict[str, Any]) -> list[Part]:
+        return [Part("query", messages(unit["passage"]))]
+
+    def assemble(self, unit: dict[str, Any], texts: dict[str, str]) -> Outcome:
+        parsed = parse(texts["query"])
+        if parsed.query is None:
+            return Outcome({"query": None}, "malformed", parsed.error)
+        reason = reject_reason(parsed.query, unit["passage"], self.cfg.filters.max_query_words)
+        if reason:
+            return Outcome({"query": parsed.query}, "filtered", reason)
+        return Outcome({"query": parsed.query})
+
+    def dedupe_key(self, fields: dict[str, Any]) -> str | None:
+        return normalize(fields["query"] or "") or None
+
+    def export(self, rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+        queries = [{"_id": f"q-{row['id']}", "text": row["query"], "doc_id": row["doc_id"]} for row in rows]
+        return {
+            "queries.jsonl": [{"_id": q["_id"], "text": q["text"]} for q in queries],
+            "qrels/train.tsv": [{"query-id": q["_id"], "corpus-id": q["doc_id"], "score": 1} for q in queries],
+            "pairs.parquet": [{"query": row["query"], "positive": row["passage"]} for row in rows],
+        }

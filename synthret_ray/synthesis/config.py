@@ -1,0 +1,122 @@
+"""Typed config of ``synthret synthesize``: the task, its input, the engine, sampling, filters and the run folder.
+
+The engine section is a union chosen by ``engine.kind`` (``local``, ``openai`` or ``vllm``); dotted overrides reach
+the chosen kind's fields, e.g. ``engine.kind=openai engine.base_url=http://127.0.0.1:8000/v1``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from synthret_ray.config import StrictModel
+from synthret_ray.engines.config import EngineConfig, LocalEngineConfig
+
+TASKS = ("queries", "distill", "verify", "graded", "label", "prefer")
+
+
+class SamplingConfig(StrictModel):
+    max_new_tokens: int | None = Field(None, gt=0, description="null: the task's default.")
+    temperature: float = Field(0.0, ge=0, description="0 is greedy.")
+    top_p: float = Field(1.0, gt=0, le=1, description="Nucleus mass when temperature > 0.")
+    seed: int = Field(0, description="Base seed (request seeds add the sample index where engines take one).")
+
+
+class CandidatesConfig(StrictModel):
+    retriever: Literal["bm25", "dense"] = Field("bm25", description="Ranks the corpus for label / prefer.")
+    model: str | None = Field(None, description="Dense model (e.g. the stage-1 retriever) when retriever=dense.")
+    k: int = Field(5, gt=1, description="Candidates per query (prefer: K passages, K*(K-1)/2 pairs).")
+
+    @model_validator(mode="after")
+    def _check(self) -> CandidatesConfig:
+        if self.retriever == "dense" and not self.model:
+            raise ValueError("model is required when retriever=dense")
+        return self
+
+
+class InputConfig(StrictModel):
+    data: str = Field(description="BEIR folder: the corpus (and, for input.queries=<split>, its queries).")
+    queries: str | None = Field(
+        None,
+        description="Queries for distill/graded/label/prefer: a split of `data` with qrels (e.g. train; never "
+        "test), or a queries run folder / queries.jsonl made by task=queries.",
+    )
+    source_run: str | None = Field(None, description="verify: the distill run folder whose positives are checked.")
+    limit: int | None = Field(None, gt=0, description="Use only the first N passages or queries (quick runs).")
+    max_passage_words: int = Field(
+        300, gt=0, description="Longer passages are cut to this many words before prompting (counted)."
+    )
+
+
+class FilterConfig(StrictModel):
+    max_query_words: int = Field(24, gt=0, description="Longer generated queries are dropped (too_long).")
+    max_passage_words: int = Field(250, gt=0, description="Longer generated passages are dropped (too_long).")
+    round_trip: CandidatesConfig | None = Field(
+        None, description="queries: keep a query only if this retriever ranks its source passage in its top k."
+    )
+
+
+class SynthesisConfig(StrictModel):
+    task: Literal["queries", "distill", "verify", "graded", "label", "prefer"]
+    input: InputConfig
+    output_dir: str = Field(description="Run folder (local or s3://): shards/, stats.json, export/, config.yaml.")
+    engine: EngineConfig = Field(default_factory=LocalEngineConfig)
+    sampling: SamplingConfig = SamplingConfig()
+    per_passage: int = Field(1, gt=0, description="queries: queries generated per passage.")
+    negatives: int = Field(2, gt=0, description="distill: plausibly irrelevant passages per query.")
+    levels: list[int] = Field([3, 2, 1, 0], description="graded: relevance levels to write, 3 (answers) to 0.")
+    graded_labels: bool = Field(False, description="label: grade candidates 0-3 instead of relevant / not.")
+    candidates: CandidatesConfig = CandidatesConfig()
+    filters: FilterConfig = FilterConfig()
+    shard_rows: int = Field(256, gt=0, description="Rows per parquet shard (a kill loses at most this many).")
+    progress: bool = True
+
+    @model_validator(mode="after")
+    def _check(self) -> SynthesisConfig:
+        problems = []
+        needs_queries = self.task in ("distill", "graded", "label", "prefer")
+        if needs_queries and not self.input.queries:
+            problems.append(f"input.queries: required for task={self.task} (a split such as train, or a queries run)")
+        if self.input.queries == "test":
+            problems.append(
+                "input.queries: the test split never feeds synthesis (its queries are for evaluation only); "
+                "use train, or queries generated with task=queries"
+            )
+        if self.task == "verify" and not self.input.source_run:
+            problems.append("input.source_run: required for task=verify (the distill run folder)")
+        if self.task == "queries" and self.per_passage > 1 and self.sampling.temperature == 0:
+            problems.append("sampling.temperature: per_passage > 1 needs temperature > 0 (else identical samples)")
+        if not self.levels or any(level not in (0, 1, 2, 3) for level in self.levels) or len(set(self.levels)) < 2:
+            problems.append(f"levels: need at least two distinct levels out of 0-3, got {self.levels}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def fingerprint(self) -> str:
+        """Hash of everything that changes the rows (not resources, batch sizes or progress bars): a run folder
+        made with another fingerprint is not resumed."""
+        dumped = self.model_dump(mode="json")
+        for key in ("progress", "shard_rows", "output_dir"):
+            dumped.pop(key)
+        dumped["filters"].pop("round_trip")  # applied at export, re-run on every call
+        engine = dumped["engine"]
+        for key in (
+            "num_actors",
+            "cpus_per_actor",
+            "gpus_per_actor",
+            "batch_size",
+            "threads",
+            "device",
+            "concurrency",
+            "qps",
+            "timeout_s",
+            "max_retries",
+            "backoff_s",
+            "api_key_env",
+            "gpu_memory_utilization",
+        ):
+            engine.pop(key, None)
+        return hashlib.sha1(json.dumps(dumped, sort_keys=True).encode()).hexdigest()[:16]

@@ -1,0 +1,131 @@
+"""Task ``distill`` (Syntriever stage 1, Kim et al. 2025, arXiv:2502.03824): for each query the teacher writes
+
+  (a) a chain-of-thought augmented query q_cot: the query followed by "Let's think step by step" reasoning,
+  (b) one passage that answers the query accurately (the synthetic positive p+),
+  (c) M plausibly irrelevant passages on the same topic (hard negatives p-).
+
+The positive still has to pass ``verify``; this task's export treats it as a positive (positives = [q_cot, p+])
+so stage 1 can also be trained without verification.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+
+from synthret_ray.synthesis.filters import reject_reason
+from synthret_ray.synthesis.task import Outcome, Part, Task, chat, distinct, parse_passage
+
+PROMPT_VERSION = "distill-v1"
+COT_TRIGGER = "Let's think step by step."
+COT_SYSTEM = "You explain what a search query is asking for, in two or three sentences."
+POSITIVE_SYSTEM = (
+    "You write a short passage of two to four sentences that accurately answers the query. "
+    "Reply with only the passage."
+)
+NEGATIVE_SYSTEM = "You write a short passage of two to four sentences. Reply with only the passage."
+# Each negative is asked from a different angle, so greedy decoding still gives M different passages.
+NEGATIVE_ANGLES = (
+    "uses the same key words as the query but is about something else, and does not answer it",
+    "is on the same topic as the query but does not answer it",
+    "answers a different question about the same subject, not this query",
+)
+EXAMPLE_QUERY = "what makes sourdough bread rise"
+EXAMPLE_COT = (
+    "The query asks for the cause of rising in sourdough. Sourdough uses no baker's yeast, so the answer is "
+    "the wild yeast and bacteria in the starter, which produce gas during fermentation."
+)
+EXAMPLE_POSITIVE = (
+    "Sourdough rises because its starter holds wild yeast that ferments the flour's sugars and releases carbon "
+    "dioxide. The gas is trapped by the gluten network, so the dough expands during proofing."
+)
+EXAMPLE_NEGATIVES = (
+    "Bread rising in popularity: sourdough sales grew by a third last year, and many bakeries now sell a loaf "
+    "every few minutes on weekends.",
+    "Sourdough bread has a tangy flavour and a chewy crust. It is often served with soup or used for "
+    "sandwiches, and it keeps fresh longer than many breads.",
+    "Sourdough starter can be kept in the refrigerator and fed once a week. Before baking, it should be fed "
+    "and left at room temperature until it is bubbly.",
+)
+
+
+def cot_messages(query: str) -> list[dict[str, str]]:
+    return chat(
+        COT_SYSTEM, [(f"Query: {EXAMPLE_QUERY}\n{COT_TRIGGER}", EXAMPLE_COT)], f"Query: {query}\n{COT_TRIGGER}"
+    )
+
+
+def positive_messages(query: str) -> list[dict[str, str]]:
+    return chat(
+        POSITIVE_SYSTEM, [(f"Query: {EXAMPLE_QUERY}\nPassage:", EXAMPLE_POSITIVE)], f"Query: {query}\nPassage:"
+    )
+
+
+def negative_messages(query: str, index: int) -> list[dict[str, str]]:
+    angle = NEGATIVE_ANGLES[index % len(NEGATIVE_ANGLES)]
+    ask = f"Write a passage that {angle}."
+    example = EXAMPLE_NEGATIVES[index % len(EXAMPLE_NEGATIVES)]
+    return chat(NEGATIVE_SYSTEM, [(f"Query: {EXAMPLE_QUERY}\n{ask}", example)], f"Query: {query}\n{ask}")
+
+
+class DistillTask(Task):
+    name = "distill"
+    prompt_version = PROMPT_VERSION
+    max_new_tokens = 120
+    columns = {
+        "query_id": pa.string(),
+        "query": pa.string(),
+        "cot_query": pa.string(),
+        "positive": pa.string(),
+        "negatives": pa.list_(pa.string()),
+    }
+
+    def parts(self, unit: dict[str, Any]) -> list[Part]:
+        query = unit["query"]
+        parts = [Part("cot", cot_messages(query)), Part("positive", positive_messages(query))]
+        parts += [Part(f"negative_{i}", negative_messages(query, i)) for i in range(self.cfg.negatives)]
+        return parts
+
+    def assemble(self, unit: dict[str, Any], texts: dict[str, str]) -> Outcome:
+        query, max_words = unit["query"], self.cfg.filters.max_passage_words
+        notes = []
+        reasoning, error = parse_passage(texts["cot"], min_words=3)
+        error = error or reject_reason(reasoning, query, max_words)
+        cot_query = None if error else f"{query} {COT_TRIGGER} {reasoning}"
+        if error:  # the row still trains on p+ alone
+            notes.append(f"cot: {error}")
+        positive, error = parse_passage(texts["positive"])
+        fields = {"cot_query": cot_query, "positive": positive, "negatives": []}
+        if positive is None:
+            return Outcome(fields, "malformed", f"positive: {error}", notes)
+        reason = reject_reason(positive, query, max_words)
+        if reason:
+            return Outcome(fields, "filtered", f"positive: {reason}", notes)
+        negatives = []
+        for i in range(self.cfg.negatives):
+            negative, error = parse_passage(texts[f"negative_{i}"])
+            reason = error or reject_reason(negative, query, max_words)
+            if reason:
+                notes.append(f"negative: {reason}")
+            else:
+                negatives.append(negative)
+        kept = distinct([positive, *negatives])[1:]
+        notes += ["negative: duplicate"] * (len(negatives) - len(kept))
+        fields["negatives"] = kept
+        return Outcome(fields, notes=notes)
+
+    def export(self, rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+        return {"distill.parquet": [to_training_row(row, positive_ok=True) for row in rows]}
+
+
+def to_training_row(row: dict[str, Any], positive_ok: bool) -> dict[str, Any]:
+    """Syntriever's multi-positive group: positives = q_cot (when parsed) + p+ if it is trusted; a rejected p+
+    becomes one more hard negative."""
+    positives = [row["cot_query"]] if row.get("cot_query") else []
+    negatives = list(row.get("negatives") or [])
+    if positive_ok:
+        positives.append(row["positive"])
+    else:
+        negatives.insert(0, row["positive"])
+    return {"query": row["query"], "positives": positives, "negatives": negatives}

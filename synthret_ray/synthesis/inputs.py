@@ -1,0 +1,130 @@
+"""Units of work for each task, built on the driver: passages (``queries``), queries (``distill``, ``graded``),
+queries with retrieved candidates (``label``, ``prefer``) or the rows of a distill run (``verify``).
+
+Queries come from a train-side split of the dataset (never ``test``) or from a run of ``task=queries``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from synthret_ray.data import fs
+from synthret_ray.data.beir import DataFormatError, available_splits, doc_text, read_corpus, read_qrels, read_queries
+from synthret_ray.synthesis.config import CandidatesConfig, SynthesisConfig
+from synthret_ray.synthesis.task import Task, cut_words
+
+
+def load_queries(cfg: SynthesisConfig) -> dict[str, str]:
+    """``input.queries`` as {query id: text}: a queries run folder, a queries.jsonl, or a split of ``input.data``."""
+    source = cfg.input.queries
+    assert source is not None
+    path = Path(source)
+    if fs.is_remote(source) or path.exists():
+        folder = source
+        if fs.exists(fs.join(source, "export", "queries.jsonl")):
+            folder = fs.join(source, "export")
+        elif source.endswith(".jsonl"):
+            folder = str(path.parent)
+            if path.name != "queries.jsonl":
+                raise DataFormatError(source, None, None, "a queries file must be named queries.jsonl (BEIR layout)")
+        return read_queries(folder)
+    splits = available_splits(cfg.input.data)
+    if source not in splits:
+        raise DataFormatError(
+            fs.join(cfg.input.data, "qrels", f"{source}.tsv"),
+            None,
+            None,
+            f"input.queries={source!r} is neither a path nor a split of {cfg.input.data} (splits: {splits}); "
+            "without a train split, generate queries first with task=queries and pass that run folder",
+        )
+    if source == "test":  # also refused by the config; kept here for callers that build configs by hand
+        raise DataFormatError(source, None, None, "test queries never feed synthesis")
+    queries = read_queries(cfg.input.data)
+    judged = read_qrels(cfg.input.data, source)
+    return {qid: queries[qid] for qid in judged if qid in queries}
+
+
+def retrieve_candidates(
+    corpus: dict[str, dict[str, str]], queries: dict[str, str], cfg: CandidatesConfig, progress: bool
+) -> dict[str, list[str]]:
+    """Top ``cfg.k`` document ids per query (a document carrying the query's own id is skipped)."""
+    from synthret_ray.evaluation.metrics import ranked
+
+    depth = min(len(corpus), cfg.k + 1)
+    if cfg.retriever == "bm25":
+        from synthret_ray.evaluation.bm25 import bm25_search
+        from synthret_ray.evaluation.config import BM25Config
+
+        run = bm25_search(corpus, queries, depth, BM25Config(), progress)
+    else:
+        from synthret_ray.data.beir import BeirData
+        from synthret_ray.evaluation.config import EncodeConfig, IndexConfig
+        from synthret_ray.evaluation.dense import DenseEncoder, dense_search
+
+        encoder = DenseEncoder(cfg.model, EncodeConfig())
+        data = BeirData(corpus, queries, {}, split="synthesis", path="")
+        run = dense_search(data, encoder, depth, EncodeConfig(), IndexConfig(), progress)
+    return {q: [d for d, _ in ranked(run.get(q, {})) if d != q][: cfg.k] for q in queries}
+
+
+def _limited(items: list, limit: int | None) -> list:
+    return items[:limit] if limit else items
+
+
+def build_units(cfg: SynthesisConfig, task: Task, progress: bool = False) -> tuple[list[dict[str, Any]], Counter]:
+    """The task's units (each with a stable ``id``) and counts of input notes such as ``input_truncated``."""
+    notes: Counter = Counter()
+    max_words = cfg.input.max_passage_words
+
+    def cut(text: str) -> str:
+        text, was_cut = cut_words(text, max_words)
+        notes["input_truncated"] += was_cut
+        return text
+
+    if cfg.task == "queries":
+        corpus = read_corpus(cfg.input.data)
+        units = []
+        for doc_id in _limited(list(corpus), cfg.input.limit):
+            passage = cut(doc_text(corpus[doc_id]))
+            for sample in range(cfg.per_passage):
+                units.append(
+                    {"id": task.unit_id(doc_id, sample), "doc_id": doc_id, "passage": passage, "sample": sample}
+                )
+        return units, notes
+    if cfg.task == "verify":
+        from synthret_ray.synthesis.store import RunStore
+
+        rows = RunStore(cfg.input.source_run).kept_rows()
+        if not rows:
+            raise DataFormatError(cfg.input.source_run, None, None, "the distill run holds no kept rows to verify")
+        if rows[0].get("task") != "distill":
+            raise DataFormatError(
+                cfg.input.source_run, None, "task", f"expected a distill run, got {rows[0].get('task')}"
+            )
+        keys = ("query_id", "query", "cot_query", "positive", "negatives")
+        return [
+            {"id": task.unit_id(r["id"]), **{k: r[k] for k in keys}} for r in _limited(rows, cfg.input.limit)
+        ], notes
+
+    queries = load_queries(cfg)
+    qids = _limited(list(queries), cfg.input.limit)
+    if cfg.task in ("distill", "graded"):
+        return [{"id": task.unit_id(q, queries[q]), "query_id": q, "query": queries[q]} for q in qids], notes
+
+    corpus = read_corpus(cfg.input.data)
+    candidates = retrieve_candidates(corpus, {q: queries[q] for q in qids}, cfg.candidates, progress)
+    units = []
+    for q in qids:
+        doc_ids = candidates[q]
+        units.append(
+            {
+                "id": task.unit_id(q, queries[q], doc_ids),
+                "query_id": q,
+                "query": queries[q],
+                "doc_ids": doc_ids,
+                "documents": [cut(doc_text(corpus[d])) for d in doc_ids],
+            }
+        )
+    return units, notes

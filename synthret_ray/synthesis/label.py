@@ -1,0 +1,95 @@
+"""Task ``label`` (synthetic-query reranker): given a query and its retrieved candidates (BM25 or a dense
+model, top k), the teacher classifies each candidate as relevant or not (or grades it 0-3 with
+``graded_labels``; grade >= 2 counts as relevant).
+
+Export: ``reranker.parquet``, one LCE group per relevant candidate: (query, positive, negatives = the
+candidates judged not relevant). A query with no relevant or no irrelevant candidate gives no group.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+
+from synthret_ray.synthesis.task import (
+    GRADE_SCHEMA,
+    YES_NO_SCHEMA,
+    Outcome,
+    Part,
+    Task,
+    chat,
+    parse_grade,
+    parse_yes_no,
+)
+from synthret_ray.synthesis.verify import relevance_messages
+
+PROMPT_VERSION = "label-v1"
+GRADE_SYSTEM = (
+    "You grade search results from 0 to 3: 3 answers the query fully, 2 mostly, 1 is on topic "
+    "but does not answer it, 0 is unrelated. Reply with only the grade."
+)
+GRADE_EXAMPLES = [
+    (
+        "Query: what makes sourdough bread rise\nPassage: Wild yeast in the starter releases carbon dioxide, "
+        "which makes sourdough rise.\nGrade:",
+        "3",
+    ),
+    ("Query: what makes sourdough bread rise\nPassage: Sourdough has a tangy flavour.\nGrade:", "1"),
+]
+RELEVANT_GRADE = 2
+
+
+def grade_messages(query: str, passage: str) -> list[dict[str, str]]:
+    return chat(GRADE_SYSTEM, GRADE_EXAMPLES, f"Query: {query}\nPassage: {passage}\nGrade:")
+
+
+class LabelTask(Task):
+    name = "label"
+    prompt_version = PROMPT_VERSION
+    max_new_tokens = 4
+    columns = {
+        "query_id": pa.string(),
+        "query": pa.string(),
+        "doc_ids": pa.list_(pa.string()),
+        "documents": pa.list_(pa.string()),
+        "labels": pa.list_(pa.int64()),  # 1/0 (or grades 0-3); -1 where the answer could not be read
+    }
+
+    def parts(self, unit: dict[str, Any]) -> list[Part]:
+        if self.cfg.graded_labels:
+            return [
+                Part(f"c{i}", grade_messages(unit["query"], d), GRADE_SCHEMA) for i, d in enumerate(unit["documents"])
+            ]
+        return [
+            Part(f"c{i}", relevance_messages(unit["query"], d), YES_NO_SCHEMA) for i, d in enumerate(unit["documents"])
+        ]
+
+    def assemble(self, unit: dict[str, Any], texts: dict[str, str]) -> Outcome:
+        labels, notes = [], []
+        for i in range(len(unit["documents"])):
+            text = texts[f"c{i}"]
+            if self.cfg.graded_labels:
+                label = parse_grade(text)
+            else:
+                verdict = parse_yes_no(text)
+                label = None if verdict is None else int(verdict == "yes")
+            if label is None:
+                notes.append("candidate: unreadable label")
+                label = -1
+            labels.append(label)
+        fields = {"labels": labels}
+        if all(label < 0 for label in labels):
+            return Outcome(fields, "malformed", "no candidate label could be read", notes)
+        return Outcome(fields, notes=notes)
+
+    def export(self, rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+        threshold = RELEVANT_GRADE if self.cfg.graded_labels else 1
+        groups = []
+        for row in rows:
+            pairs = list(zip(row["documents"], row["labels"], strict=True))
+            positives = [d for d, label in pairs if label >= threshold]
+            negatives = [d for d, label in pairs if 0 <= label < threshold]
+            if negatives:
+                groups += [{"query": row["query"], "positive": p, "negatives": negatives} for p in positives]
+        return {"reranker.parquet": groups}

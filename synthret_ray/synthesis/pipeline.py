@@ -1,0 +1,445 @@
+"""``synthesize(cfg)``: units -> prompts -> LLM engine actors (Ray Data) -> parsed, filtered rows -> parquet shards.
+
+  driver      builds the units (passages, queries, candidates) and drops the ones already in the run folder
+  Ray Data    from_items(units) -> flat_map(one row per prompt) -> engine: an actor pool of local / openai
+              engines (map_batches) or Ray's vLLM processor; actors that die are restarted and their rows retried
+  driver      gathers the parts of each unit, parses and filters them, writes shards every ``shard_rows`` rows,
+              shows progress, then writes stats.json and the training files under export/
+
+The driver only sees small completion rows; generation, the heavy part, runs in the actors.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from synthret_ray.engines import (
+    ChatRequest,
+    Completion,
+    EngineConfig,
+    LocalEngineConfig,
+    SamplingParams,
+    VLLMEngineConfig,
+    build_engine,
+    check_engine,
+)
+from synthret_ray.synthesis.config import SynthesisConfig
+from synthret_ray.synthesis.distill import DistillTask
+from synthret_ray.synthesis.graded import GradedTask
+from synthret_ray.synthesis.label import LabelTask
+from synthret_ray.synthesis.prefer import PreferTask
+from synthret_ray.synthesis.queries import QueriesTask
+from synthret_ray.synthesis.store import COMMON_COLUMNS, RunStore
+from synthret_ray.synthesis.task import Task
+from synthret_ray.synthesis.verify import VerifyTask
+
+TASK_CLASSES: dict[str, type[Task]] = {
+    t.name: t for t in (QueriesTask, DistillTask, VerifyTask, GradedTask, LabelTask, PreferTask)
+}
+FLUSH_SECONDS = 30.0
+
+
+def make_task(cfg: SynthesisConfig) -> Task:
+    return TASK_CLASSES[cfg.task](cfg)
+
+
+def sampling_for(cfg: SynthesisConfig, task: Task) -> SamplingParams:
+    s = cfg.sampling
+    return SamplingParams(
+        max_new_tokens=s.max_new_tokens or task.max_new_tokens, temperature=s.temperature, top_p=s.top_p, seed=s.seed
+    )
+
+
+class PromptRows:
+    """Ray Data ``flat_map``: one unit -> one row per prompt (part), carrying the unit as JSON."""
+
+    def __init__(self, task: Task):
+        self.task = task
+
+    def __call__(self, unit: dict[str, Any]) -> list[dict[str, Any]]:
+        unit = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in unit.items()}
+        parts = self.task.parts(unit)
+        sample = int(unit.get("sample") or 0)
+        return [
+            {
+                "unit_id": unit["id"],
+                "part": part.key,
+                "n_parts": len(parts),
+                "unit": json.dumps(unit, ensure_ascii=False),
+                "messages": part.messages,
+                "json_schema": json.dumps(part.json_schema) if part.json_schema else "",
+                "seed_offset": sample,
+            }
+            for part in parts
+        ]
+
+
+class EngineActor:
+    """Ray Data ``map_batches`` callable holding one local or openai engine; a batch in, its completions out.
+    An exception inside the engine becomes an error on each row of the batch (counted, retried on rerun)."""
+
+    def __init__(self, engine_json: str, sampling_json: str, threads: int | None):
+        from pydantic import TypeAdapter
+
+        cfg = TypeAdapter(EngineConfig).validate_json(engine_json)
+        self.engine = build_engine(cfg, threads)
+        self.sampling = SamplingParams.model_validate_json(sampling_json)
+        self.worker = f"{self.engine.name}@{socket.gethostname()}:{os.getpid()}"
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
+        n = len(batch["unit_id"])
+        requests = []
+        for i in range(n):
+            sampling = self.sampling
+            if self.engine.per_request_seed and batch["seed_offset"][i]:
+                sampling = sampling.model_copy(update={"seed": sampling.seed + int(batch["seed_offset"][i])})
+            schema = json.loads(batch["json_schema"][i]) if batch["json_schema"][i] else None
+            requests.append(ChatRequest([dict(m) for m in batch["messages"][i]], sampling, schema))
+        try:
+            completions = self.engine.generate(requests)
+        except Exception as exc:  # noqa: BLE001 - a failing batch is recorded, not fatal; see docstring
+            completions = [Completion("", error=f"{type(exc).__name__}: {exc}") for _ in range(n)]
+        return {
+            "unit_id": batch["unit_id"],
+            "part": batch["part"],
+            "n_parts": batch["n_parts"],
+            "unit": batch["unit"],
+            "text": [c.text for c in completions],
+            "prompt_tokens": [c.prompt_tokens for c in completions],
+            "completion_tokens": [c.completion_tokens for c in completions],
+            "seconds": [c.seconds for c in completions],
+            "error": [c.error or "" for c in completions],
+            "truncated": [c.truncated_prompt for c in completions],
+            "worker": [self.worker] * n,
+        }
+
+
+def default_threads(num_actors: int) -> int:
+    return max(1, (os.cpu_count() or 1) // num_actors)
+
+
+def engine_stage(ds, cfg: SynthesisConfig, sampling: SamplingParams):
+    """Completion rows for the prompt rows of ``ds``, through the configured engine."""
+    import ray.data
+
+    engine = cfg.engine
+    if isinstance(engine, VLLMEngineConfig):
+        from synthret_ray.engines.vllm import build_vllm_processor
+
+        return build_vllm_processor(engine, sampling)(ds)
+    remote_args: dict[str, Any] = {"num_cpus": engine.cpus_per_actor, "max_restarts": -1, "max_task_retries": -1}
+    if isinstance(engine, LocalEngineConfig) and engine.gpus_per_actor:
+        remote_args["num_gpus"] = engine.gpus_per_actor
+    return ds.map_batches(
+        EngineActor,
+        fn_constructor_kwargs={
+            "engine_json": engine.model_dump_json(),
+            "sampling_json": sampling.model_dump_json(),
+            "threads": default_threads(engine.num_actors) if isinstance(engine, LocalEngineConfig) else None,
+        },
+        batch_size=engine.batch_size,
+        compute=ray.data.ActorPoolStrategy(size=engine.num_actors),
+        **remote_args,
+    )
+
+
+@dataclass
+class RunStats:
+    """Counts and speeds of one call; ``summary`` adds the totals of the whole run folder."""
+
+    units: int = 0
+    already_done: int = 0
+    written: int = 0
+    statuses: Counter = field(default_factory=Counter)
+    reasons: Counter = field(default_factory=Counter)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    truncated_prompts: int = 0
+    workers: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
+    started: float = field(default_factory=time.perf_counter)
+    finished: float | None = None
+
+    def add(self, row: dict[str, Any], parts: list[dict[str, Any]]) -> None:
+        self.written += 1
+        self.statuses[row["status"]] += 1
+        if row["reason"]:
+            self.reasons[f"{row['status']}: {_reason_key(row['reason'])}"] += 1
+        for note in row["notes"] or []:
+            self.reasons[f"note: {note}"] += 1
+        for part in parts:
+            self.prompt_tokens += int(part["prompt_tokens"])
+            self.completion_tokens += int(part["completion_tokens"])
+            self.truncated_prompts += bool(part["truncated"])
+            worker = self.workers[part["worker"]]
+            worker["requests"] += 1
+            worker["generated_tokens"] += int(part["completion_tokens"])
+            worker["busy_seconds"] += float(part["seconds"])
+
+    def summary(self, cfg: SynthesisConfig, total_rows: list[dict[str, Any]], notes: Counter) -> dict[str, Any]:
+        wall = (self.finished or time.perf_counter()) - self.started
+        per_worker = {
+            name: {
+                "requests": int(c["requests"]),
+                "generated_tokens": int(c["generated_tokens"]),
+                "busy_seconds": round(c["busy_seconds"], 3),
+                "generated_tokens_per_s": round(c["generated_tokens"] / wall, 3) if wall else None,
+            }
+            for name, c in self.workers.items()
+        }
+        all_status = Counter(row["status"] for row in total_rows)
+        n = max(1, len(total_rows))
+        return {
+            "task": cfg.task,
+            "engine": cfg.engine.kind,
+            "model": cfg.engine.model,
+            "this_run": {
+                "units": self.units,
+                "already_done": self.already_done,
+                "rows_written": self.written,
+                "statuses": dict(self.statuses),
+                "wall_seconds": round(wall, 3),
+                "rows_per_s": round(self.written / wall, 4) if wall else None,
+                "prompt_tokens": self.prompt_tokens,
+                "generated_tokens": self.completion_tokens,
+                "prompt_tokens_per_s": round(self.prompt_tokens / wall, 3) if wall else None,
+                "generated_tokens_per_s": round(self.completion_tokens / wall, 3) if wall else None,
+                "truncated_prompts": self.truncated_prompts,
+                "reasons": dict(self.reasons.most_common()),
+                "workers": per_worker,
+                **_resource_hours(cfg, wall),
+            },
+            "run_folder": {
+                "rows": len(total_rows),
+                "statuses": dict(all_status),
+                "malformed_rate": round(all_status["malformed"] / n, 4),
+                "filtered_rate": round(all_status["filtered"] / n, 4),
+                "error_rate": round(all_status["error"] / n, 4),
+                "reasons": dict(
+                    Counter(
+                        f"{r['status']}: {_reason_key(r['reason'])}" for r in total_rows if r["reason"]
+                    ).most_common()
+                ),
+            },
+            "input": dict(notes),
+        }
+
+
+def _reason_key(reason: str) -> str:
+    """Group reasons by their kind: engine error texts differ per row, their first words do not."""
+    return reason if len(reason) <= 60 else reason[:60] + "..."
+
+
+def _resource_hours(cfg: SynthesisConfig, wall: float) -> dict[str, float]:
+    engine = cfg.engine
+    if isinstance(engine, VLLMEngineConfig):
+        return {"gpu_hours": round(wall * engine.concurrency * engine.tensor_parallel_size / 3600, 5)}
+    gpus = getattr(engine, "gpus_per_actor", 0) * engine.num_actors
+    hours = {"actor_cpu_hours": round(wall * engine.cpus_per_actor * engine.num_actors / 3600, 5)}
+    if gpus:
+        hours["gpu_hours"] = round(wall * gpus / 3600, 5)
+    return hours
+
+
+class Assembler:
+    """Collects the parts of each unit as they arrive (in any order) and turns complete units into rows."""
+
+    def __init__(self, task: Task, cfg: SynthesisConfig, sampling: SamplingParams, seen: set[str]):
+        self.task, self.cfg, self.seen = task, cfg, seen
+        self.pending: dict[str, dict[str, dict[str, Any]]] = {}
+        self.provenance = {
+            "task": cfg.task,
+            "engine": cfg.engine.kind,
+            "model": cfg.engine.model,
+            "prompt_version": task.prompt_version,
+            "sampling": sampling.model_dump_json(),
+            "seed": sampling.seed,
+        }
+
+    def add(self, part: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+        parts = self.pending.setdefault(part["unit_id"], {})
+        parts[part["part"]] = part
+        if len(parts) < int(part["n_parts"]):
+            return None
+        del self.pending[part["unit_id"]]
+        unit = json.loads(part["unit"])
+        return self.row(unit, list(parts.values())), list(parts.values())
+
+    def row(self, unit: dict[str, Any], parts: list[dict[str, Any]], skipped: str | None = None) -> dict[str, Any]:
+        texts = {p["part"]: p["text"] for p in parts}
+        errors = [f"{p['part']}: {p['error']}" for p in parts if p["error"]]
+        if skipped:
+            status, reason, fields, notes = "filtered", skipped, {}, []
+        elif errors:
+            status, reason, fields, notes = "error", errors[0], {}, []
+        else:
+            outcome = self.task.assemble(unit, texts)
+            status, reason, fields, notes = outcome.status, outcome.reason, outcome.fields, outcome.notes
+            key = self.task.dedupe_key(fields) if status == "ok" else None
+            if key is not None:
+                if key in self.seen:
+                    status, reason = "filtered", "duplicate"
+                self.seen.add(key)
+        row = {
+            **{k: unit.get(k) for k in self.task.columns},
+            **fields,
+            "id": unit["id"],
+            "status": status,
+            "reason": reason,
+            "notes": notes,
+            "raw": json.dumps(texts, ensure_ascii=False),
+            "prompt_tokens": sum(int(p["prompt_tokens"]) for p in parts),
+            "completion_tokens": sum(int(p["completion_tokens"]) for p in parts),
+            "engine_seconds": sum(float(p["seconds"]) for p in parts),
+            "truncated_prompt": any(bool(p["truncated"]) for p in parts),
+            "worker": ",".join(sorted({p["worker"] for p in parts})),
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            **self.provenance,
+        }
+        return row
+
+
+@dataclass
+class SynthesisResult:
+    output_dir: str
+    stats: dict[str, Any]
+    exported: dict[str, int]
+
+
+def _skip_reason(task: Task, unit: dict[str, Any]) -> str | None:
+    """Units that cannot make a prompt are recorded as filtered without calling the engine."""
+    if task.name == "queries" and not unit["passage"].strip():
+        return "empty_input"
+    if task.name in ("distill", "graded", "label", "prefer") and not unit["query"].strip():
+        return "empty_input"
+    if task.name in ("label", "prefer") and len(unit["documents"]) < 2:
+        return "too_few_candidates"
+    return None
+
+
+def synthesize(cfg: SynthesisConfig) -> SynthesisResult:
+    """Run (or resume) ``cfg`` into ``cfg.output_dir``; see the module docstring."""
+    import ray
+
+    from synthret_ray.synthesis.export import export_run
+    from synthret_ray.synthesis.inputs import build_units
+
+    task = make_task(cfg)
+    check_engine(cfg.engine)
+    store = RunStore(cfg.output_dir)
+    store.claim(cfg.model_dump(mode="json"), cfg.fingerprint())
+    units, notes = build_units(cfg, task, progress=cfg.progress)
+    existing = store.read_rows()
+    done = {row["id"] for row in existing if row["status"] in ("ok", "malformed", "filtered")}
+    seen = {k for row in existing if row["status"] == "ok" and (k := task.dedupe_key(row)) is not None}
+    todo = [u for u in units if u["id"] not in done]
+    sampling = sampling_for(cfg, task)
+    stats = RunStats(units=len(units), already_done=len(units) - len(todo))
+    assembler = Assembler(task, cfg, sampling, seen)
+    schema = pa.schema({**COMMON_COLUMNS, **task.columns})
+    writer = ShardWriter(store, schema, cfg.shard_rows)
+
+    ready = [u for u in todo if not _skip_reason(task, u)]
+    for unit in todo:
+        if reason := _skip_reason(task, unit):
+            row = assembler.row(unit, [], skipped=reason)
+            stats.add(row, [])
+            writer.add(row)
+    if ready:
+        if not ray.is_initialized():
+            ray.init()
+        ds = ray.data.from_items(ready, override_num_blocks=_blocks(len(ready), cfg))
+        ds = ds.flat_map(PromptRows(task), num_cpus=0.25)  # prompt building is light: leave CPUs to the engines
+        ds = engine_stage(ds, cfg, sampling)
+        bar = _progress(len(ready), cfg)
+        for part in ds.iter_rows():
+            part = _normalized(part)
+            done_row = assembler.add(part)
+            if done_row is None:
+                continue
+            row, parts = done_row
+            stats.add(row, parts)
+            writer.add(row)
+            if bar is not None:
+                bar.update(1)
+                wall = time.perf_counter() - stats.started
+                bar.set_postfix(
+                    tok_s=f"{stats.completion_tokens / wall:.1f}",
+                    ok=stats.statuses["ok"],
+                    bad=stats.statuses["malformed"] + stats.statuses["error"],
+                    refresh=False,
+                )
+        if bar is not None:
+            bar.close()
+    writer.close()
+    stats.finished = time.perf_counter()
+    rows = store.read_rows()
+    exported, export_notes = export_run(cfg, task, store, rows)
+    summary = stats.summary(cfg, rows, notes)
+    summary["export"] = {"files": exported, **export_notes}
+    store.write_bytes(store.path("stats.json"), json.dumps(summary, indent=2).encode("utf-8"))
+    return SynthesisResult(store.root, summary, exported)
+
+
+def _blocks(n: int, cfg: SynthesisConfig) -> int:
+    # Enough blocks to keep every actor busy and to stream results back while the rest still runs.
+    actors = getattr(cfg.engine, "num_actors", None) or getattr(cfg.engine, "concurrency", 1)
+    return max(1, min(n, max(4 * actors, n // max(1, cfg.engine.batch_size))))
+
+
+def _normalized(part: dict[str, Any]) -> dict[str, Any]:
+    """Rows that Ray's vLLM processor failed bypass its postprocess: give them the completion columns."""
+    if "text" not in part:
+        part = {
+            **part,
+            "text": "",
+            "prompt_tokens": 0,
+            "completion_tokens": 0,
+            "seconds": 0.0,
+            "error": str(part.get("__inference_error__") or "inference failed"),
+            "truncated": False,
+            "worker": "vllm",
+        }
+    return part
+
+
+def _progress(total: int, cfg: SynthesisConfig):
+    if not cfg.progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=f"synthesize {cfg.task}", unit="unit")
+
+
+class ShardWriter:
+    """Buffers rows and writes a shard every ``shard_rows`` rows or ``FLUSH_SECONDS``, whichever comes first."""
+
+    def __init__(self, store: RunStore, schema: pa.Schema, shard_rows: int):
+        self.store, self.schema, self.shard_rows = store, schema, shard_rows
+        self.buffer: list[dict[str, Any]] = []
+        self.seq = 0
+        self.last_flush = time.monotonic()
+
+    def add(self, row: dict[str, Any]) -> None:
+        self.buffer.append(row)
+        if len(self.buffer) >= self.shard_rows or time.monotonic() - self.last_flush > FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.buffer:
+            self.store.write_shard(self.buffer, self.schema, self.seq)
+            self.seq += 1
+            self.buffer = []
+        self.last_flush = time.monotonic()
+
+    def close(self) -> None:
+        self.flush()
