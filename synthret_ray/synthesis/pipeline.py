@@ -137,7 +137,8 @@ def engine_stage(ds, cfg: SynthesisConfig, sampling: SamplingParams):
         from synthret_ray.engines.vllm import build_vllm_processor
 
         return build_vllm_processor(engine, sampling)(ds)
-    remote_args: dict[str, Any] = {"num_cpus": engine.cpus_per_actor, "max_restarts": -1, "max_task_retries": -1}
+    # Ray Data restarts a dead pool actor (max_restarts=-1 by default) and re-submits its unfinished blocks.
+    remote_args: dict[str, Any] = {"num_cpus": engine.cpus_per_actor}
     if isinstance(engine, LocalEngineConfig) and engine.gpus_per_actor:
         remote_args["num_gpus"] = engine.gpus_per_actor
     return ds.map_batches(

@@ -1,0 +1,181 @@
+"""The whole synthesis pipeline on Ray Data with the packaged SmolLM2 teacher on CPU: rows, provenance, stats,
+exports the training loaders accept, resume (also after a SIGKILL) and the config guard of a run folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from synthret_ray.config import ConfigError
+from synthret_ray.synthesis.config import SynthesisConfig
+from synthret_ray.synthesis.pipeline import synthesize
+from synthret_ray.synthesis.store import RunStore
+from synthret_ray.training.data import load_training_rows
+from tests.conftest import TINY_CORPUS, TINY_QUERIES, write_beir
+
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+ENGINE = {"num_actors": 1, "cpus_per_actor": 1, "batch_size": 8}
+
+
+def make_cfg(data: Path, out: Path, task: str, **values) -> SynthesisConfig:
+    values.setdefault("engine", ENGINE)
+    values.setdefault("sampling", {"max_new_tokens": 16})
+    inputs = {"data": str(data), **values.pop("input", {})}
+    return SynthesisConfig(task=task, input=inputs, output_dir=str(out), progress=False, **values)
+
+
+@pytest.fixture
+def corpus_with_edge_cases(tmp_path: Path) -> Path:
+    corpus = {**TINY_CORPUS, "empty": ("", ""), "huge": ("Huge", " ".join(["sediment"] * 3000))}
+    return write_beir(tmp_path / "data", corpus=corpus, split="train")
+
+
+def test_queries_run_records_rows_provenance_and_stats_then_resumes(ray_local, corpus_with_edge_cases, tmp_path):
+    out = tmp_path / "run"
+    cfg = make_cfg(corpus_with_edge_cases, out, "queries", input={"max_passage_words": 40})
+    result = synthesize(cfg)
+    units = len(TINY_CORPUS) + 2
+    rows = RunStore(str(out)).read_rows()
+    assert len(rows) == units and len({r["id"] for r in rows}) == units
+    by_doc = {r["doc_id"]: r for r in rows}
+    assert (by_doc["empty"]["status"], by_doc["empty"]["reason"]) == ("filtered", "empty_input")
+    assert by_doc["empty"]["prompt_tokens"] == 0  # never sent to the engine
+    assert len(by_doc["huge"]["passage"].split()) == 40
+    generated = [r for r in rows if r["doc_id"] != "empty"]
+    assert all(r["prompt_tokens"] > 0 and r["completion_tokens"] > 0 for r in generated)
+    assert all(r["status"] in ("ok", "malformed", "filtered") for r in rows)
+    first = generated[0]
+    assert (first["engine"], first["model"], first["prompt_version"]) == ("local", "smollm2", "queries-v1")
+    assert json.loads(first["sampling"])["max_new_tokens"] == 16
+    assert first["worker"].startswith("local@") and first["created_at"].endswith("+00:00")
+    assert set(json.loads(first["raw"])) == {"query"}
+
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats == result.stats
+    run = stats["this_run"]
+    assert run["rows_written"] == units and sum(run["statuses"].values()) == units
+    assert run["generated_tokens"] == sum(r["completion_tokens"] for r in rows)
+    assert run["generated_tokens_per_s"] > 0 and len(run["workers"]) == 1
+    assert stats["input"]["input_truncated"] == 1
+    assert stats["run_folder"]["reasons"]["filtered: empty_input"] == 1
+    ok = [r for r in rows if r["status"] == "ok"]
+    assert stats["export"]["files"]["queries.jsonl"] == len(ok)
+    assert len((out / "export" / "queries.jsonl").read_text().splitlines()) == len(ok)
+    qrels = (out / "export" / "qrels" / "train.tsv").read_text().splitlines()
+    assert qrels[0] == "query-id\tcorpus-id\tscore" and len(qrels) == len(ok) + 1
+    if ok:
+        assert len(load_training_rows(str(out / "export" / "pairs.parquet"), "pairs").rows) == len(ok)
+
+    shards = sorted(os.listdir(out / "shards"))
+    again = synthesize(cfg)
+    assert again.stats["this_run"]["already_done"] == units and again.stats["this_run"]["rows_written"] == 0
+    assert sorted(os.listdir(out / "shards")) == shards
+
+    changed = make_cfg(corpus_with_edge_cases, out, "queries", sampling={"max_new_tokens": 8})
+    with pytest.raises(ConfigError, match="holds rows of a different config"):
+        synthesize(changed)
+
+
+def test_distill_then_verify_export_stage_one_training_data(ray_local, tmp_path):
+    data = write_beir(tmp_path / "data", split="train")
+    distill_dir = tmp_path / "distill"
+    distilled = synthesize(
+        make_cfg(
+            data,
+            distill_dir,
+            "distill",
+            negatives=1,
+            input={"queries": "train", "limit": 2},
+            sampling={"max_new_tokens": 40},
+        )
+    )
+    rows = RunStore(str(distill_dir)).read_rows()
+    assert {r["query_id"] for r in rows} == set(list(TINY_QUERIES)[:2])
+    assert all(set(json.loads(r["raw"])) == {"cot", "positive", "negative_0"} for r in rows)
+    kept = distilled.stats["export"]["kept_rows"]
+    verified = synthesize(
+        make_cfg(
+            data, tmp_path / "verify", "verify", input={"source_run": str(distill_dir)}, sampling={"max_new_tokens": 4}
+        )
+    )
+    assert verified.stats["this_run"]["units"] == kept
+    if verified.exported["distill.parquet"]:
+        loaded = load_training_rows(str(tmp_path / "verify" / "export" / "distill.parquet"), "distill")
+        assert len(loaded.rows) == verified.exported["distill.parquet"]
+
+
+def test_prefer_compares_dense_top_k_in_both_orders(ray_local, tmp_path):
+    data = write_beir(tmp_path / "data", split="train")
+    out = tmp_path / "prefer"
+    result = synthesize(
+        make_cfg(
+            data,
+            out,
+            "prefer",
+            candidates={"retriever": "dense", "model": "minilm", "k": 3},
+            input={"queries": "train", "limit": 1},
+            sampling={"max_new_tokens": 3},
+        )
+    )
+    (row,) = RunStore(str(out)).read_rows()
+    assert len(row["doc_ids"]) == 3 and row["doc_ids"][0] == "d1"  # MiniLM ranks the sourdough passage first
+    assert sorted(json.loads(row["raw"])) == sorted(["0-1", "1-0", "0-2", "2-0", "1-2", "2-1"])
+    assert len(row["winner"]) == 3
+    decided = sum(w in ("first", "second") for w in row["winner"])
+    assert result.exported["align.parquet"] == decided
+
+
+def _shards(run: Path) -> list[str]:
+    return [n for n in os.listdir(run / "shards")] if (run / "shards").exists() else []
+
+
+def test_a_killed_run_resumes_without_duplicates_or_losses(tmp_path):
+    data = write_beir(tmp_path / "data", split="train")
+    out = tmp_path / "run"
+    command = [
+        sys.executable,
+        "-m",
+        "synthret_ray.cli",
+        "synthesize",
+        "--task",
+        "queries",
+        "--out",
+        str(out),
+        "-q",
+        f"input.data={data}",
+        "shard_rows=1",
+        "engine.batch_size=1",
+        "engine.cpus_per_actor=1",
+        "sampling.max_new_tokens=12",
+    ]
+    env = {**os.environ, "RAY_ADDRESS": "local"}
+    first = subprocess.Popen(
+        command, cwd=REPO, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.time() + 300
+    while len([n for n in _shards(out) if n.endswith(".parquet")]) < 2 and time.time() < deadline:
+        assert first.poll() is None, "the run ended before it could be killed"
+        time.sleep(0.2)
+    os.killpg(first.pid, signal.SIGKILL)  # the driver and the local Ray cluster it started
+    first.wait()
+    before = {n: pq.read_table(out / "shards" / n).to_pylist() for n in _shards(out) if n.endswith(".parquet")}
+    assert 2 <= sum(len(r) for r in before.values()) < len(TINY_CORPUS)
+
+    second = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    rows = RunStore(str(out)).read_rows()
+    ids = [r["id"] for r in rows]
+    assert len(ids) == len(set(ids)) == len(TINY_CORPUS)
+    for name, shard_rows in before.items():  # what the killed run wrote is still there, unchanged
+        assert pq.read_table(out / "shards" / name).to_pylist() == shard_rows
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["this_run"]["already_done"] == sum(len(r) for r in before.values())

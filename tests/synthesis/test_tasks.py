@@ -1,0 +1,148 @@
+"""Each task's prompts and its assembly of hand-written model answers into rows and training files."""
+
+from __future__ import annotations
+
+import pytest
+
+from synthret_ray.config import ConfigError, load_config
+from synthret_ray.synthesis.config import SynthesisConfig
+from synthret_ray.synthesis.distill import COT_TRIGGER
+from synthret_ray.synthesis.pipeline import make_task
+
+QUERY = "what causes ocean tides"
+POSITIVE = "Tides are caused by the gravitational pull of the Moon and the Sun on the oceans of the Earth."
+NEGATIVE_1 = "Ocean liners cross the Atlantic in about a week, carrying passengers between ports."
+NEGATIVE_2 = "Surfing is popular on coasts with strong waves, especially during the winter months."
+
+
+def cfg(task: str, **values) -> SynthesisConfig:
+    values.setdefault("input", {"data": "unused", "queries": "train"})
+    return SynthesisConfig(task=task, output_dir="unused", **values)
+
+
+def test_distill_group_from_cot_positive_and_negatives():
+    task = make_task(cfg("distill", negatives=3))
+    unit = {"id": "u", "query_id": "q", "query": QUERY}
+    assert [p.key for p in task.parts(unit)] == ["cot", "positive", "negative_0", "negative_1", "negative_2"]
+    texts = {
+        "cot": "The query asks why the sea level rises and falls twice a day.",
+        "positive": f"Passage: {POSITIVE}",
+        "negative_0": NEGATIVE_1,
+        "negative_1": NEGATIVE_1.upper(),  # a duplicate once normalized
+        "negative_2": "ok",  # too short to be a passage
+    }
+    out = task.assemble(unit, texts)
+    assert out.status == "ok"
+    assert (
+        out.fields["cot_query"]
+        == f"{QUERY} {COT_TRIGGER} The query asks why the sea level rises and falls twice a day."
+    )
+    assert out.fields["positive"] == POSITIVE
+    assert out.fields["negatives"] == [NEGATIVE_1]
+    assert sorted(out.notes) == ["negative: duplicate", "negative: fewer than 5 words"]
+    row = {"query": QUERY, **out.fields}
+    assert task.export([row])["distill.parquet"] == [
+        {"query": QUERY, "positives": [out.fields["cot_query"], POSITIVE], "negatives": [NEGATIVE_1]}
+    ]
+
+
+def test_distill_without_usable_positive_is_malformed_and_keeps_its_reason():
+    task = make_task(cfg("distill", negatives=1))
+    unit = {"id": "u", "query_id": "q", "query": QUERY}
+    out = task.assemble(unit, {"cot": "", "positive": "", "negative_0": NEGATIVE_1})
+    assert (out.status, out.reason) == ("malformed", "positive: no text")
+    loop = task.assemble(
+        unit, {"cot": "", "positive": "tides and tides and tides and tides", "negative_0": NEGATIVE_1}
+    )
+    assert (loop.status, loop.reason) == ("filtered", "positive: repetitive")
+
+
+def test_verify_yes_keeps_the_positive_and_no_relabels_it_as_negative():
+    task = make_task(cfg("verify", input={"data": "unused", "source_run": "unused"}))
+    row = {"query": QUERY, "cot_query": "cot", "positive": POSITIVE, "negatives": [NEGATIVE_1]}
+    assert task.assemble(row, {"verdict": "Yes."}).fields == {"verdict": "yes"}
+    assert task.assemble(row, {"verdict": "maybe"}).status == "malformed"
+    files = task.export([{**row, "verdict": "yes"}, {**row, "verdict": "no"}])["distill.parquet"]
+    assert files[0] == {"query": QUERY, "positives": ["cot", POSITIVE], "negatives": [NEGATIVE_1]}
+    assert files[1] == {"query": QUERY, "positives": ["cot"], "negatives": [POSITIVE, NEGATIVE_1]}
+
+
+def test_graded_labels_are_the_levels_and_one_usable_level_is_filtered():
+    task = make_task(cfg("graded"))
+    unit = {"id": "u", "query_id": "q", "query": QUERY}
+    assert [p.key for p in task.parts(unit)] == ["level_3", "level_2", "level_1", "level_0"]
+    texts = {"level_3": POSITIVE, "level_2": POSITIVE, "level_1": NEGATIVE_2, "level_0": NEGATIVE_1}
+    out = task.assemble(unit, texts)
+    assert out.fields == {"documents": [POSITIVE, NEGATIVE_2, NEGATIVE_1], "labels": [3, 1, 0]}
+    assert out.notes == ["level_2: duplicate"]
+    lonely = task.assemble(unit, {"level_3": POSITIVE, "level_2": "", "level_1": "", "level_0": ""})
+    assert (lonely.status, lonely.reason) == ("filtered", "fewer than two usable levels")
+
+
+def test_label_builds_lce_groups_from_relevant_and_irrelevant_candidates():
+    task = make_task(cfg("label"))
+    unit = {
+        "id": "u",
+        "query_id": "q",
+        "query": QUERY,
+        "doc_ids": ["a", "b", "c"],
+        "documents": [POSITIVE, NEGATIVE_1, NEGATIVE_2],
+    }
+    out = task.assemble(unit, {"c0": "yes", "c1": "No", "c2": "hmm"})
+    assert out.fields == {"labels": [1, 0, -1]}
+    assert out.notes == ["candidate: unreadable label"]
+    groups = task.export([{**unit, **out.fields}])["reranker.parquet"]
+    assert groups == [{"query": QUERY, "positive": POSITIVE, "negatives": [NEGATIVE_1]}]
+    graded = make_task(cfg("label", graded_labels=True))
+    assert graded.assemble(unit, {"c0": "3", "c1": "1", "c2": "2"}).fields == {"labels": [3, 1, 2]}
+
+
+def test_prefer_asks_both_orders_and_marks_disagreement_as_tie():
+    task = make_task(cfg("prefer"))
+    docs = ["d0 text", "d1 text", "d2 text"]
+    unit = {"id": "u", "query_id": "q", "query": QUERY, "doc_ids": ["a", "b", "c"], "documents": docs}
+    keys = [p.key for p in task.parts(unit)]
+    assert keys == ["0-1", "1-0", "0-2", "2-0", "1-2", "2-1"]
+    # 0 vs 1: both orders prefer 0; 0 vs 2: both pick "A" (position bias) -> tie; 1 vs 2: unreadable.
+    texts = {"0-1": "A", "1-0": "B", "0-2": "A", "2-0": "A", "1-2": "B", "2-1": "neither"}
+    out = task.assemble(unit, texts)
+    assert out.fields["winner"] == ["first", "tie", "unknown"]
+    rows = task.export([{**unit, **out.fields}])["align.parquet"]
+    assert rows == [{"query_id": "q", "query": QUERY, "preferred": "d0 text", "rejected": "d1 text"}]
+    second = task.assemble(unit, {**texts, "0-1": "Passage B", "1-0": "Passage A"})
+    assert second.fields["winner"][0] == "second"
+
+
+def test_queries_parse_filter_and_export_beir_files():
+    task = make_task(cfg("queries"))
+    unit = {"id": "u1", "doc_id": "d1", "passage": POSITIVE, "sample": 0}
+    assert task.assemble(unit, {"query": "Query: why do tides happen"}).fields == {"query": "why do tides happen"}
+    assert task.assemble(unit, {"query": POSITIVE}).reason == "echo"
+    files = task.export([{**unit, "query": "why do tides happen"}])
+    assert files["queries.jsonl"] == [{"_id": "q-u1", "text": "why do tides happen"}]
+    assert files["qrels/train.tsv"] == [{"query-id": "q-u1", "corpus-id": "d1", "score": 1}]
+
+
+def test_config_refuses_test_queries_and_reports_keys():
+    with pytest.raises(ValueError, match="input.queries: the test split never feeds synthesis"):
+        cfg("distill", input={"data": "x", "queries": "test"})
+    with pytest.raises(ValueError, match="per_passage > 1 needs temperature"):
+        cfg("queries", per_passage=2)
+    base = {"task": "queries", "input": {"data": "x"}, "output_dir": "o"}
+    c = load_config(
+        SynthesisConfig,
+        base=base,
+        overrides=["engine.kind=openai", "engine.base_url=http://h/v1", "engine.model=m", "engine.qps=2"],
+    )
+    assert (c.engine.kind, c.engine.qps) == ("openai", 2)
+    assert load_config(SynthesisConfig, base=base, overrides=["engine.batch_size=3"]).engine.kind == "local"
+    with pytest.raises(ConfigError, match="engine.base_url: Field required"):
+        load_config(SynthesisConfig, base=base, overrides=["engine.kind=openai", "engine.model=m"])
+    with pytest.raises(ConfigError, match="unknown config key 'engine.bogus'"):
+        load_config(SynthesisConfig, base=base, overrides=["engine.bogus=1"])
+
+
+def test_fingerprint_ignores_resources_but_not_sampling():
+    a = cfg("distill")
+    assert a.fingerprint() == cfg("distill", engine={"num_actors": 2, "batch_size": 3}, shard_rows=5).fingerprint()
+    assert a.fingerprint() != cfg("distill", sampling={"temperature": 0.7}).fingerprint()
