@@ -17,7 +17,7 @@ import socket
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
@@ -303,7 +303,7 @@ class Assembler:
             "engine_seconds": sum(float(p["seconds"]) for p in parts),
             "truncated_prompt": any(bool(p["truncated"]) for p in parts),
             "worker": ",".join(sorted({p["worker"] for p in parts})),
-            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             **self.provenance,
         }
         return row

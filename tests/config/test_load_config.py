@@ -114,6 +114,23 @@ def test_shipped_train_configs_validate(path):
     assert path.name.startswith(cfg.stage), "a training recipe's file name starts with its stage"
 
 
+@pytest.mark.parametrize("path", sorted(CONFIGS.glob("synthesis/*.yaml")), ids=lambda p: p.name)
+def test_shipped_synthesis_configs_validate(path):
+    from synthret_ray.synthesis.config import SynthesisConfig
+
+    assert path.read_text().startswith("#")
+    cfg = load_config(SynthesisConfig, path)
+    assert path.name.startswith(cfg.task), "a synthesis recipe's file name starts with its task"
+    assert path.stem.endswith(cfg.engine.kind if cfg.engine.kind != "local" else "cpu")
+
+
+def test_there_are_synthesis_configs_for_every_task():
+    from synthret_ray.synthesis.config import TASKS
+
+    names = [p.name for p in CONFIGS.glob("synthesis/*.yaml")]
+    assert all(any(n.startswith(task) for n in names) for task in TASKS)
+
+
 def test_train_config_rules():
     from synthret_ray.training.config import TrainConfig
 
