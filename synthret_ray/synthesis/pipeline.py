@@ -39,7 +39,7 @@ from synthret_ray.synthesis.graded import GradedTask
 from synthret_ray.synthesis.label import LabelTask
 from synthret_ray.synthesis.prefer import PreferTask
 from synthret_ray.synthesis.queries import QueriesTask
-from synthret_ray.synthesis.store import COMMON_COLUMNS, RunStore
+from synthret_ray.synthesis.store import COMMON_COLUMNS, FINAL, RunStore
 from synthret_ray.synthesis.task import Task
 from synthret_ray.synthesis.verify import VerifyTask
 
@@ -329,8 +329,6 @@ def _skip_reason(task: Task, unit: dict[str, Any]) -> str | None:
 
 def synthesize(cfg: SynthesisConfig) -> SynthesisResult:
     """Run (or resume) ``cfg`` into ``cfg.output_dir``; see the module docstring."""
-    import ray
-
     from synthret_ray.synthesis.export import export_run
     from synthret_ray.synthesis.inputs import build_units
 
@@ -340,7 +338,7 @@ def synthesize(cfg: SynthesisConfig) -> SynthesisResult:
     store.claim(cfg.model_dump(mode="json"), cfg.fingerprint())
     units, notes = build_units(cfg, task, progress=cfg.progress)
     existing = store.read_rows()
-    done = {row["id"] for row in existing if row["status"] in ("ok", "malformed", "filtered")}
+    done = {row["id"] for row in existing if row["status"] in FINAL}
     seen = {k for row in existing if row["status"] == "ok" and (k := task.dedupe_key(row)) is not None}
     todo = [u for u in units if u["id"] not in done]
     sampling = sampling_for(cfg, task)
@@ -350,45 +348,63 @@ def synthesize(cfg: SynthesisConfig) -> SynthesisResult:
     writer = ShardWriter(store, schema, cfg.shard_rows)
 
     ready = [u for u in todo if not _skip_reason(task, u)]
-    for unit in todo:
-        if reason := _skip_reason(task, unit):
-            row = assembler.row(unit, [], skipped=reason)
-            stats.add(row, [])
-            writer.add(row)
-    if ready:
-        if not ray.is_initialized():
-            ray.init()
-        ds = ray.data.from_items(ready, override_num_blocks=_blocks(len(ready), cfg))
-        ds = ds.flat_map(PromptRows(task), num_cpus=0.25)  # prompt building is light: leave CPUs to the engines
-        ds = engine_stage(ds, cfg, sampling)
-        bar = _progress(len(ready), cfg)
-        for part in ds.iter_rows():
-            part = _normalized(part)
-            done_row = assembler.add(part)
-            if done_row is None:
-                continue
-            row, parts = done_row
-            stats.add(row, parts)
-            writer.add(row)
-            if bar is not None:
-                bar.update(1)
-                wall = time.perf_counter() - stats.started
-                bar.set_postfix(
-                    tok_s=f"{stats.completion_tokens / wall:.1f}",
-                    ok=stats.statuses["ok"],
-                    bad=stats.statuses["malformed"] + stats.statuses["error"],
-                    refresh=False,
-                )
-        if bar is not None:
-            bar.close()
-    writer.close()
+    try:  # whatever stops the loop, the rows already assembled reach a shard
+        for unit in todo:
+            if reason := _skip_reason(task, unit):
+                row = assembler.row(unit, [], skipped=reason)
+                stats.add(row, [])
+                writer.add(row)
+        if ready:
+            _generate(ready, task, cfg, sampling, assembler, stats, writer)
+    finally:
+        writer.close()
     stats.finished = time.perf_counter()
     rows = store.read_rows()
-    exported, export_notes = export_run(cfg, task, store, rows)
+    # Export exactly this config's units: a folder can also hold rows of units that no longer exist (a
+    # re-trained stage-1 model at the same path ranks other candidates, so those units get other ids).
+    unit_ids = {u["id"] for u in units}
+    exported, export_notes = export_run(cfg, task, store, [r for r in rows if r["id"] in unit_ids])
     summary = stats.summary(cfg, rows, notes)
     summary["export"] = {"files": exported, **export_notes}
     store.write_bytes(store.path("stats.json"), json.dumps(summary, indent=2).encode("utf-8"))
     return SynthesisResult(store.root, summary, exported)
+
+
+def _generate(
+    ready: list[dict[str, Any]],
+    task: Task,
+    cfg: SynthesisConfig,
+    sampling: SamplingParams,
+    assembler: Assembler,
+    stats: RunStats,
+    writer: ShardWriter,
+) -> None:
+    import ray
+
+    if not ray.is_initialized():
+        ray.init()
+    ds = ray.data.from_items(ready, override_num_blocks=_blocks(len(ready), cfg))
+    ds = ds.flat_map(PromptRows(task), num_cpus=0.25)  # prompt building is light: leave CPUs to the engines
+    ds = engine_stage(ds, cfg, sampling)
+    bar = _progress(len(ready), cfg)
+    for part in ds.iter_rows():
+        done_row = assembler.add(_normalized(part))
+        if done_row is None:
+            continue
+        row, parts = done_row
+        stats.add(row, parts)
+        writer.add(row)
+        if bar is not None:
+            bar.update(1)
+            wall = time.perf_counter() - stats.started
+            bar.set_postfix(
+                tok_s=f"{stats.completion_tokens / wall:.1f}",
+                ok=stats.statuses["ok"],
+                bad=stats.statuses["malformed"] + stats.statuses["error"],
+                refresh=False,
+            )
+    if bar is not None:
+        bar.close()
 
 
 def _blocks(n: int, cfg: SynthesisConfig) -> int:

@@ -179,3 +179,35 @@ def test_a_killed_run_resumes_without_duplicates_or_losses(tmp_path):
         assert pq.read_table(out / "shards" / name).to_pylist() == shard_rows
     stats = json.loads((out / "stats.json").read_text())
     assert stats["this_run"]["already_done"] == sum(len(r) for r in before.values())
+
+
+def test_a_killed_engine_actor_is_restarted_and_its_rows_retried(ray_local, tmp_path):
+    import threading
+
+    from ray.util.state import list_actors
+
+    data = write_beir(tmp_path / "data", split="train")
+    out = tmp_path / "run"
+    cfg = make_cfg(data, out, "queries", engine={**ENGINE, "batch_size": 1}, sampling={"max_new_tokens": 12})
+    killed: list[int] = []
+
+    def kill_the_engine_actor() -> None:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            alive = [a for a in list_actors(filters=[("state", "=", "ALIVE")]) if "EngineActor" in a.class_name]
+            if alive and alive[0].pid:
+                time.sleep(4)  # past model loading, inside generation
+                os.kill(alive[0].pid, signal.SIGKILL)
+                killed.append(alive[0].pid)
+                return
+            time.sleep(0.3)
+
+    killer = threading.Thread(target=kill_the_engine_actor)
+    killer.start()
+    result = synthesize(cfg)
+    killer.join()
+    assert killed, "the engine actor was never seen alive"
+    rows = RunStore(str(out)).read_rows()
+    assert len(rows) == len(TINY_CORPUS) and all(r["status"] != "error" for r in rows)
+    assert result.stats["this_run"]["rows_written"] == len(TINY_CORPUS)
+    assert any(f":{killed[0]}" not in r["worker"] for r in rows)  # a restarted actor finished the work
