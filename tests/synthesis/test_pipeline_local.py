@@ -181,10 +181,20 @@ def test_a_killed_run_resumes_without_duplicates_or_losses(tmp_path):
     assert stats["this_run"]["already_done"] == sum(len(r) for r in before.values())
 
 
+def _engine_actor_pids() -> list[int]:
+    """Ray titles its worker processes after the actor they host: ray::MapWorker(MapBatches(EngineActor))."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and b"EngineActor" in (proc / "cmdline").read_bytes():
+                pids.append(int(proc.name))
+        except OSError:
+            continue
+    return pids
+
+
 def test_a_killed_engine_actor_is_restarted_and_its_rows_retried(ray_local, tmp_path):
     import threading
-
-    from ray.util.state import list_actors
 
     data = write_beir(tmp_path / "data", split="train")
     out = tmp_path / "run"
@@ -193,13 +203,12 @@ def test_a_killed_engine_actor_is_restarted_and_its_rows_retried(ray_local, tmp_
 
     def kill_the_engine_actor() -> None:
         deadline = time.time() + 120
-        while time.time() < deadline:
-            alive = [a for a in list_actors(filters=[("state", "=", "ALIVE")]) if "EngineActor" in a.class_name]
-            if alive and alive[0].pid:
+        while time.time() < deadline and not killed:
+            pids = _engine_actor_pids()
+            if pids:
                 time.sleep(4)  # past model loading, inside generation
-                os.kill(alive[0].pid, signal.SIGKILL)
-                killed.append(alive[0].pid)
-                return
+                os.kill(pids[0], signal.SIGKILL)
+                killed.append(pids[0])
             time.sleep(0.3)
 
     killer = threading.Thread(target=kill_the_engine_actor)
