@@ -12,7 +12,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from synthret_ray.synthesis.task import (
+from synthret_ray.synthesis.task import CANDIDATE_COLUMNS, (
     GRADE_SCHEMA,
     YES_NO_SCHEMA,
     Outcome,
@@ -49,10 +49,7 @@ class LabelTask(Task):
     prompt_version = PROMPT_VERSION
     max_new_tokens = 4
     columns = {
-        "query_id": pa.string(),
-        "query": pa.string(),
-        "doc_ids": pa.list_(pa.string()),
-        "documents": pa.list_(pa.string()),
+        **CANDIDATE_COLUMNS,
         "labels": pa.list_(pa.int64()),  # 1/0 (or grades 0-3); -1 where the answer could not be read
     }
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from synthret_ray.synthesis.task import CHOICE_SCHEMA, Outcome, Part, Task, chat, parse_choice
+from synthret_ray.synthesis.task import CANDIDATE_COLUMNS, CHOICE_SCHEMA, Outcome, Part, Task, chat, parse_choice
 
 PROMPT_VERSION = "prefer-v1"
 SYSTEM = "You compare search results. Reply with one letter: A or B."
@@ -42,10 +42,7 @@ class PreferTask(Task):
     prompt_version = PROMPT_VERSION
     max_new_tokens = 4
     columns = {
-        "query_id": pa.string(),
-        "query": pa.string(),
-        "doc_ids": pa.list_(pa.string()),
-        "documents": pa.list_(pa.string()),
+        **CANDIDATE_COLUMNS,
         "pair_first": pa.list_(pa.int64()),  # candidate indices of each pair
         "pair_second": pa.list_(pa.int64()),
         "winner": pa.list_(pa.string()),  # "first", "second", "tie" (orders disagree) or "unknown"

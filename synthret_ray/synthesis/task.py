@@ -18,6 +18,13 @@ import pyarrow as pa
 from synthret_ray.synthesis.filters import normalize
 
 STATUSES = ("ok", "malformed", "filtered", "error")
+# The unit of the tasks that judge retrieved candidates (label, prefer).
+CANDIDATE_COLUMNS: dict[str, pa.DataType] = {
+    "query_id": pa.string(),
+    "query": pa.string(),
+    "doc_ids": pa.list_(pa.string()),
+    "documents": pa.list_(pa.string()),
+}
 
 
 @dataclass(frozen=True)
@@ -119,12 +126,17 @@ def _json_value(text: str, keys: tuple[str, ...]) -> Any:
     return None
 
 
-YES_NO_SCHEMA = {
-    "type": "object",
-    "properties": {"answer": {"type": "string", "enum": ["yes", "no"]}},
-    "required": ["answer"],
-    "additionalProperties": False,
-}
+def answer_schema(key: str, kind: str, values: list) -> dict:
+    """JSON schema of a one-field answer such as ``{"answer": "yes"}``, for engines with structured output."""
+    return {
+        "type": "object",
+        "properties": {key: {"type": kind, "enum": values}},
+        "required": [key],
+        "additionalProperties": False,
+    }
+
+
+YES_NO_SCHEMA = answer_schema("answer", "string", ["yes", "no"])
 _YES = re.compile(r"\b(yes|no|relevant|irrelevant|not relevant|true|false)\b", re.I)
 
 
@@ -141,12 +153,7 @@ def parse_yes_no(text: str) -> str | None:
     return "yes" if match.group(1).lower() in ("yes", "relevant", "true") else "no"
 
 
-CHOICE_SCHEMA = {
-    "type": "object",
-    "properties": {"answer": {"type": "string", "enum": ["A", "B"]}},
-    "required": ["answer"],
-    "additionalProperties": False,
-}
+CHOICE_SCHEMA = answer_schema("answer", "string", ["A", "B"])
 _NAMED_CHOICE = re.compile(r"\b(?:passage|document|option)\s+([AB])\b", re.I)
 _BARE_CHOICE = re.compile(r"^\W*([AB])\W*$|^\W*([AB])[.:)]", re.M)
 
@@ -163,12 +170,7 @@ def parse_choice(text: str) -> str | None:
     return (match.group(1) or match.group(2)).upper()
 
 
-GRADE_SCHEMA = {
-    "type": "object",
-    "properties": {"grade": {"type": "integer", "enum": [0, 1, 2, 3]}},
-    "required": ["grade"],
-    "additionalProperties": False,
-}
+GRADE_SCHEMA = answer_schema("grade", "integer", [0, 1, 2, 3])
 
 
 def parse_grade(text: str) -> int | None:

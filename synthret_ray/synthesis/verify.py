@@ -11,7 +11,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from synthret_ray.synthesis.distill import to_training_row
+from synthret_ray.synthesis.distill import DistillTask, to_training_row
 from synthret_ray.synthesis.task import YES_NO_SCHEMA, Outcome, Part, Task, chat, parse_yes_no
 
 PROMPT_VERSION = "verify-v1"
@@ -38,14 +38,7 @@ class VerifyTask(Task):
     name = "verify"
     prompt_version = PROMPT_VERSION
     max_new_tokens = 4
-    columns = {
-        "query_id": pa.string(),
-        "query": pa.string(),
-        "cot_query": pa.string(),
-        "positive": pa.string(),
-        "negatives": pa.list_(pa.string()),
-        "verdict": pa.string(),
-    }
+    columns = {**DistillTask.columns, "verdict": pa.string()}  # the distill row, plus the teacher's verdict
 
     def parts(self, unit: dict[str, Any]) -> list[Part]:
         return [Part("verdict", relevance_messages(unit["query"], unit["positive"]), YES_NO_SCHEMA)]
