@@ -12,7 +12,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from synthret_ray.synthesis.task import CANDIDATE_COLUMNS, (
+from synthret_ray.synthesis.task import (
+    CANDIDATE_COLUMNS,
     GRADE_SCHEMA,
     YES_NO_SCHEMA,
     Outcome,
