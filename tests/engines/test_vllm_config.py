@@ -9,7 +9,7 @@ from synthret_ray.engines import EngineError, SamplingParams, VLLMEngineConfig, 
 from synthret_ray.engines.vllm import build_vllm_processor, engine_kwargs, sampling_params
 
 
-def test_processor_builds_from_the_engine_config(tmp_path):
+def test_processor_builds_from_the_engine_config(ray_local, tmp_path):  # building it may start Ray
     from ray.data.llm import Processor
 
     from synthret_ray.models import load_sentence_transformer
