@@ -1,5 +1,5 @@
-"""The ``synthret`` command line: ``synthesize``, ``train``, ``eval``, ``data validate|download|export-pairs``,
-``demo``.
+"""The ``synthret`` command line: ``run``, ``synthesize``, ``train``, ``eval``,
+``data validate|download|export-pairs``, ``demo``.
 
 Every command that takes ``--config FILE`` also takes dotted ``key.sub=value`` overrides as trailing
 arguments; flags such as ``--model`` are shortcuts for the same keys.
@@ -76,6 +76,47 @@ def eval_command(
     if cfg.out:
         for kind, path in output_paths(cfg.out).items():
             console.print(f"{kind:>9}: {path}")
+
+
+@app.command("run")
+def run_command(
+    config: ConfigOpt = None,
+    from_stage: Annotated[str | None, typer.Option("--from", help="Redo this stage and every stage after it.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    overrides: Overrides = None,
+) -> None:
+    """Run a recipe (syntriever, sycl, reranker) end to end; finished stages with the same config are skipped."""
+    from ray.train import TrainingFailedError
+
+    from synthret_ray.pipeline import PipelineError, RecipeConfig, run_recipe
+
+    try:
+        cfg = load_config(RecipeConfig, config, overrides, values={"progress": False} if quiet else None)
+        _show_config(cfg)
+        summary = run_recipe(cfg, from_stage, log=lambda line: console.print(line, style="bold", markup=False))
+    except (*USER_ERRORS, PipelineError, TrainingFailedError) as exc:
+        raise _fail(exc) from None
+    print_summary(summary)
+
+
+def print_summary(summary: dict) -> None:
+    from synthret_ray.evaluation.report import print_metrics
+
+    rows = list(summary["evaluation"]["systems"].values())
+    print_metrics(rows, title=f"{summary['recipe']} on {summary['data']} ({summary['test_split']})", console=console)
+    table = Table(title="stages")
+    for col in ("stage", "seconds", "rows", "ok", "malformed", "filtered", "generated tokens"):
+        table.add_column(col, justify="right")
+    for name, stage in summary["stages"].items():
+        statuses = stage.get("statuses", {})
+        table.add_row(
+            name,
+            _fmt(stage.get("wall_seconds")),
+            _fmt(stage.get("rows", stage.get("train_queries"))),
+            *(_fmt(statuses.get(s)) for s in ("ok", "malformed", "filtered")),
+            _fmt(stage.get("generated_tokens")),
+        )
+    console.print(table)
 
 
 @app.command("synthesize")

@@ -1,0 +1,74 @@
+"""Typed config of ``synthret run``: one recipe (syntriever, sycl, reranker) from corpus to evaluated model.
+
+Per-stage settings are the synthesis and training configs themselves: ``synthesis.<task>.<field>`` and
+``training.<stage>.<field>`` are merged over what the recipe derives (data paths, teacher, student), then
+validated by ``SynthesisConfig`` / ``TrainConfig``; their errors are reported under those prefixes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from synthret_ray.config import StrictModel
+from synthret_ray.engines.config import EngineConfig, LocalEngineConfig
+
+RECIPES = ("syntriever", "sycl", "reranker")
+
+
+class RecipeConfig(StrictModel):
+    recipe: Literal["syntriever", "sycl", "reranker"]
+    data: str = Field(description="BEIR folder: the corpus, and the qrels splits named below.")
+    run_dir: str = Field(description="One folder per run: a sub-folder per stage, summary.json, plots.")
+    train_queries: str = Field(
+        "generate",
+        description="Training queries: 'generate' (task=queries over the corpus) or a split of `data` with qrels "
+        "(e.g. train). Never test.",
+    )
+    passages: int | None = Field(100, gt=0, description="generate: corpus passages queries are written for.")
+    max_queries: int | None = Field(None, gt=0, description="Cap on training queries (quick runs); null: all.")
+    dev_split: str | None = Field(
+        None,
+        description="Split of `data` for checkpoint selection; null holds out `dev_fraction` of the training "
+        "queries (with their source passage as the relevant document when generated).",
+    )
+    dev_fraction: float = Field(0.2, gt=0, lt=1, description="Share of training queries held out as dev.")
+    test_split: str = Field("test", description="Split scored at the end, and only there.")
+    teacher: EngineConfig = Field(default_factory=LocalEngineConfig)
+    student: str = Field("minilm", description="Bi-encoder (or the reranker's backbone) to fine-tune.")
+    synthesis: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Per task (queries, distill, ...): SynthesisConfig fields."
+    )
+    training: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Per stage (stage1, stage2, listwise, reranker): TrainConfig fields."
+    )
+    rerank_depth: int = Field(100, gt=0, description="reranker: BM25 candidates reranked at evaluation.")
+    progress: bool = True
+
+    @model_validator(mode="after")
+    def _check(self) -> RecipeConfig:
+        problems = []
+        if self.train_queries == "test":
+            problems.append("train_queries: the test split never feeds synthesis or training; use train or generate")
+        if self.dev_split == "test":
+            problems.append(
+                "dev_split: the test split never selects checkpoints; use dev, or null to hold out queries"
+            )
+        if self.dev_split is not None and self.dev_split == self.train_queries:
+            problems.append(f"dev_split: {self.dev_split!r} is also train_queries; dev queries must be held apart")
+        known = {
+            "syntriever": {"queries", "distill", "verify", "prefer"},
+            "sycl": {"queries", "graded"},
+            "reranker": {"queries", "label"},
+        }[self.recipe]
+        for task in self.synthesis:
+            if task not in known:
+                problems.append(f"synthesis.{task}: not a task of recipe {self.recipe} ({sorted(known)})")
+        stages = {"syntriever": {"stage1", "stage2"}, "sycl": {"listwise"}, "reranker": {"reranker"}}[self.recipe]
+        for stage in self.training:
+            if stage not in stages:
+                problems.append(f"training.{stage}: not a training stage of recipe {self.recipe} ({sorted(stages)})")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self

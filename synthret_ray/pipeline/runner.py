@@ -1,0 +1,309 @@
+"""``run_recipe(cfg)``: a recipe's stages in one run folder, each skipped when it already finished with the same
+config (its hash chains the hashes of the stages before it, so a change upstream redoes everything after it).
+
+  syntriever  [queries] -> split -> distill -> verify -> stage1 (distill) -> prefer (stage-1 top K) -> stage2
+              (align, regularized toward stage 1) -> evaluate
+  sycl        [queries] -> split -> graded -> listwise -> evaluate
+  reranker    [queries] -> split -> label (BM25 top k) -> reranker (LCE) -> evaluate (BM25 top 100 reranked)
+
+``split`` fixes the training queries and the dev queries used for checkpoint selection; the test split is read
+by ``evaluate`` only. A stage started but not finished (a crash, a kill) resumes in place: synthesis skips the
+rows it wrote, Ray Train restarts from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from synthret_ray.config import ConfigError
+from synthret_ray.config.base import format_validation_error
+from synthret_ray.data import fs
+from synthret_ray.pipeline.config import RecipeConfig
+from synthret_ray.synthesis.config import SynthesisConfig
+from synthret_ray.training.config import TrainConfig
+
+STAGES = {
+    "syntriever": ["queries", "split", "distill", "verify", "stage1", "prefer", "stage2", "evaluate"],
+    "sycl": ["queries", "split", "graded", "listwise", "evaluate"],
+    "reranker": ["queries", "split", "label", "reranker", "evaluate"],
+}
+TRAIN_STAGE = {"stage1": "distill", "stage2": "align", "listwise": "listwise", "reranker": "reranker"}
+
+
+class PipelineError(RuntimeError):
+    """A stage produced nothing usable (e.g. every synthetic row was filtered); the message says where to look."""
+
+
+def stages_of(cfg: RecipeConfig) -> list[str]:
+    names = STAGES[cfg.recipe]
+    return names if cfg.train_queries == "generate" else [n for n in names if n != "queries"]
+
+
+def _validated(model: type[BaseModel], values: dict[str, Any], prefix: str) -> Any:
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, model, f"run config, {prefix}")) from None
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+@dataclass
+class RecipeRun:
+    cfg: RecipeConfig
+    from_stage: str | None = None
+    log: Callable[[str], None] = print
+    summaries: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        names = stages_of(self.cfg)
+        if self.from_stage is not None and self.from_stage not in names:
+            raise ConfigError(f"--from: {self.from_stage!r} is not a stage of this run; stages: {names}")
+        self.root = self.cfg.run_dir if fs.is_remote(self.cfg.run_dir) else os.path.abspath(self.cfg.run_dir)
+        self.chain = hashlib.sha1(self.cfg.data.encode()).hexdigest()
+
+    # -- paths -------------------------------------------------------------------------------------------
+    def path(self, *parts: str) -> str:
+        return fs.join(self.root, *parts)
+
+    @property
+    def dev_data(self) -> str:
+        return self.cfg.data if self.cfg.dev_split else self.path("split", "dev")
+
+    @property
+    def dev_split(self) -> str:
+        return self.cfg.dev_split or "dev"
+
+    def model_dir(self, stage: str) -> str:
+        return self.path("train", stage, "model")
+
+    # -- stage configs -----------------------------------------------------------------------------------
+    def synthesis_config(self, task: str, **derived: Any) -> SynthesisConfig:
+        values = _merge(
+            {
+                "task": task,
+                "output_dir": self.path(task),
+                "engine": self.cfg.teacher.model_dump(),
+                "progress": self.cfg.progress,
+                **derived,
+            },
+            self.cfg.synthesis.get(task, {}),
+        )
+        return _validated(SynthesisConfig, values, f"synthesis.{task}")
+
+    def query_task(self, task: str, **derived: Any) -> SynthesisConfig:
+        inputs = {"data": self.cfg.data, "queries": self.path("split", "train", "queries.jsonl")}
+        return self.synthesis_config(task, input=inputs, **derived)
+
+    def train_config(self, stage: str, train_data: str, model: str, **derived: Any) -> TrainConfig:
+        values = _merge(
+            {
+                "stage": TRAIN_STAGE[stage],
+                "train_data": train_data,
+                "model": model,
+                "output_dir": self.path("train"),
+                "run_name": stage,
+                "eval": {"data": self.dev_data, "split": self.dev_split},
+                **derived,
+            },
+            self.cfg.training.get(stage, {}),
+        )
+        return _validated(TrainConfig, values, f"training.{stage}")
+
+    # -- running -----------------------------------------------------------------------------------------
+    def stage(self, name: str, config: BaseModel | dict, run: Callable[[], dict[str, Any]], folder: str) -> dict:
+        """Run ``name`` unless it finished before with the same config; ``folder`` is where its outputs go."""
+        payload = config.model_dump(mode="json") if isinstance(config, BaseModel) else config
+        digest = hashlib.sha1(f"{self.chain}|{json.dumps(payload, sort_keys=True)}".encode()).hexdigest()[:16]
+        self.chain = digest
+        marker = self.path("stages", f"{name}.json")
+        previous = _read_json(marker)
+        forced = self.from_stage is not None and stages_of(self.cfg).index(name) >= stages_of(self.cfg).index(
+            self.from_stage
+        )
+        if previous and previous.get("hash") == digest and previous.get("finished") and not forced:
+            self.log(f"[{name}] done before with the same config, skipped")
+            self.summaries[name] = previous["summary"]
+            return previous["summary"]
+        if forced or (previous and previous.get("hash") != digest):
+            _remove(folder)  # outputs of another config (or a redo): start this stage from nothing
+        _write_json(marker, {"hash": digest, "finished": False})
+        self.log(f"[{name}] running")
+        start = time.perf_counter()
+        summary = run()
+        summary["wall_seconds"] = round(time.perf_counter() - start, 2)
+        _write_json(marker, {"hash": digest, "finished": True, "summary": summary})
+        self.summaries[name] = summary
+        return summary
+
+    def synthesize(self, name: str, cfg: SynthesisConfig, export_file: str) -> dict[str, Any]:
+        from synthret_ray.synthesis.pipeline import synthesize
+
+        def run() -> dict[str, Any]:
+            stats = synthesize(cfg).stats
+            rows = stats["export"]["files"].get(export_file, 0)
+            if not rows:
+                raise PipelineError(
+                    f"stage {name} exported no rows to {export_file}; see {cfg.output_dir}/stats.json "
+                    f"(statuses {stats['run_folder']['statuses']}, reasons {stats['run_folder']['reasons']})"
+                )
+            return {
+                "rows": stats["run_folder"]["rows"],
+                "statuses": stats["run_folder"]["statuses"],
+                "reasons": stats["run_folder"]["reasons"],
+                "exported": stats["export"]["files"],
+                "generated_tokens": stats["this_run"]["generated_tokens"],
+                "prompt_tokens": stats["this_run"]["prompt_tokens"],
+                **{k: v for k, v in stats["this_run"].items() if k.endswith("_hours")},
+            }
+
+        return self.stage(name, cfg, run, cfg.output_dir)
+
+    def train(self, name: str, cfg: TrainConfig) -> dict[str, Any]:
+        from synthret_ray.training.trainer import train
+
+        def run() -> dict[str, Any]:
+            result = train(cfg)
+            return {
+                "model": result.export_dir,
+                "rows": result.rows,
+                "best": result.best_metrics,
+                "history": result.history,
+            }
+
+        return self.stage(name, cfg, run, self.path("train", name))
+
+    def run(self) -> dict[str, Any]:
+        steps = {"syntriever": self._syntriever, "sycl": self._sycl, "reranker": self._reranker}
+        if self.cfg.train_queries == "generate":
+            queries = self.synthesis_config("queries", input={"data": self.cfg.data, "limit": self.cfg.passages})
+            self.synthesize("queries", queries, "queries.jsonl")
+        self._split()
+        evaluation = steps[self.cfg.recipe]()
+        summary = {
+            "recipe": self.cfg.recipe,
+            "data": self.cfg.data,
+            "test_split": self.cfg.test_split,
+            "stages": self.summaries,
+            "evaluation": evaluation,
+        }
+        _write_json(self.path("summary.json"), summary)
+        return summary
+
+    def _split(self) -> None:
+        from synthret_ray.pipeline.splits import split_queries
+
+        config = {
+            "train_queries": self.cfg.train_queries,
+            "dev_split": self.cfg.dev_split,
+            "dev_fraction": self.cfg.dev_fraction,
+            "max_queries": self.cfg.max_queries,
+        }
+        self.stage(
+            "split",
+            config,
+            lambda: split_queries(self.cfg, self.path("queries"), self.path("split")),
+            self.path("split"),
+        )
+
+    def _syntriever(self) -> dict[str, Any]:
+        self.synthesize("distill", self.query_task("distill"), "distill.parquet")
+        verify = self.synthesis_config("verify", input={"data": self.cfg.data, "source_run": self.path("distill")})
+        self.synthesize("verify", verify, "distill.parquet")
+        self.train(
+            "stage1", self.train_config("stage1", self.path("verify", "export", "distill.parquet"), self.cfg.student)
+        )
+        stage1 = self.model_dir("stage1")
+        prefer = self.query_task("prefer", candidates={"retriever": "dense", "model": stage1, "k": 5})
+        self.synthesize("prefer", prefer, "align.parquet")
+        self.train(
+            "stage2",
+            self.train_config(
+                "stage2",
+                self.path("prefer", "export", "align.parquet"),
+                stage1,
+                reference_model=stage1,
+                loss={"regularization": 0.1},
+            ),
+        )
+        systems = {"zero-shot": self.cfg.student, "stage1": stage1, "stage2": self.model_dir("stage2")}
+        return self._evaluate({name: {"retriever": "dense", "model": m} for name, m in systems.items()})
+
+    def _sycl(self) -> dict[str, Any]:
+        self.synthesize("graded", self.query_task("graded"), "listwise.parquet")
+        self.train(
+            "listwise",
+            self.train_config("listwise", self.path("graded", "export", "listwise.parquet"), self.cfg.student),
+        )
+        systems = {"zero-shot": self.cfg.student, "listwise": self.model_dir("listwise")}
+        return self._evaluate({name: {"retriever": "dense", "model": m} for name, m in systems.items()})
+
+    def _reranker(self) -> dict[str, Any]:
+        self.synthesize(
+            "label", self.query_task("label", candidates={"retriever": "bm25", "k": 10}), "reranker.parquet"
+        )
+        self.train(
+            "reranker",
+            self.train_config("reranker", self.path("label", "export", "reranker.parquet"), self.cfg.student),
+        )
+        reranker = {"model": self.model_dir("reranker"), "depth": self.cfg.rerank_depth}
+        return self._evaluate({"bm25 >> reranker": {"retriever": "bm25", "reranker": reranker}})
+
+    def _evaluate(self, systems: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        from synthret_ray.evaluation import EvalConfig, run_eval
+
+        systems = {"bm25": {"retriever": "bm25"}, **systems}
+
+        def run() -> dict[str, Any]:
+            results = {}
+            for name, values in systems.items():
+                out = self.path("evaluate", f"{name.replace(' ', '').replace('>>', '_')}.json")
+                cfg = EvalConfig(data=self.cfg.data, split=self.cfg.test_split, out=out, **values)
+                results[name] = {**run_eval(cfg, progress=self.cfg.progress).summary(), "system": name}
+            return {"systems": results}
+
+        return self.stage("evaluate", {"systems": systems, "split": self.cfg.test_split}, run, self.path("evaluate"))
+
+
+def run_recipe(cfg: RecipeConfig, from_stage: str | None = None, log: Callable[[str], None] = print) -> dict:
+    return RecipeRun(cfg, from_stage, log).run()
+
+
+def _read_json(uri: str) -> dict[str, Any] | None:
+    if not fs.exists(uri):
+        return None
+    filesystem, path = fs.resolve(uri)
+    with filesystem.open_input_stream(path) as f:
+        return json.loads(f.read().decode("utf-8"))
+
+
+def _write_json(uri: str, obj: Any) -> None:
+    filesystem, path = fs.resolve(uri)
+    filesystem.create_dir(path.rsplit("/", 1)[0], recursive=True)
+    with filesystem.open_output_stream(path) as f:
+        f.write(json.dumps(obj, indent=2, default=str).encode("utf-8"))
+
+
+def _remove(uri: str) -> None:
+    if not fs.exists(uri):
+        return
+    if fs.is_remote(uri):
+        filesystem, path = fs.resolve(uri)
+        filesystem.delete_dir(path)
+    else:
+        shutil.rmtree(Path(uri), ignore_errors=True)

@@ -1,0 +1,108 @@
+"""The ``split`` stage: which queries feed synthesis and training, and which select checkpoints (dev).
+
+Training queries are the generated ones (with their source passage as the relevant document) or a train-side
+split of the dataset. Dev queries are a split of the dataset, or a stable hash-based share of the training
+queries held out into a BEIR folder of their own. Queries judged in the test split never land in either: they
+are dropped and counted, so the test score stays honest even if a dataset's splits overlap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from typing import Any
+
+from synthret_ray.data import fs
+from synthret_ray.data.beir import DataFormatError, available_splits, read_qrels, read_queries
+from synthret_ray.pipeline.config import RecipeConfig
+
+
+def _bucket(query_id: str) -> float:
+    """A stable number in [0, 1) per query id: the same ids go to dev on every run and machine."""
+    return int(hashlib.sha1(query_id.encode()).hexdigest()[:8], 16) / 2**32
+
+
+def _write_lines(uri: str, lines: list[str]) -> None:
+    filesystem, path = fs.resolve(uri)
+    filesystem.create_dir(path.rsplit("/", 1)[0], recursive=True)
+    with filesystem.open_output_stream(path) as f:
+        f.write("".join(line + "\n" for line in lines).encode("utf-8"))
+
+
+def _write_beir_queries(folder: str, queries: dict[str, str], qrels: dict[str, dict[str, int]], split: str) -> None:
+    _write_lines(fs.join(folder, "queries.jsonl"), [json.dumps({"_id": q, "text": t}) for q, t in queries.items()])
+    rows = ["query-id\tcorpus-id\tscore"] + [f"{q}\t{d}\t{s}" for q in queries for d, s in qrels.get(q, {}).items()]
+    _write_lines(fs.join(folder, "qrels", f"{split}.tsv"), rows)
+
+
+def _link_corpus(data: str, folder: str) -> None:
+    """The dev folder shares the dataset's corpus: a symlink locally, a copy on remote storage."""
+    source, target = fs.join(data, "corpus.jsonl"), fs.join(folder, "corpus.jsonl")
+    if fs.is_remote(target) or fs.is_remote(source):
+        filesystem, src = fs.resolve(source)
+        dst_fs, dst = fs.resolve(target)
+        with filesystem.open_input_stream(src) as i, dst_fs.open_output_stream(dst) as o:
+            while chunk := i.read(1 << 24):
+                o.write(chunk)
+        return
+    if os.path.lexists(target):
+        os.remove(target)
+    os.symlink(os.path.abspath(source), target)
+
+
+def split_queries(cfg: RecipeConfig, queries_run: str, out: str) -> dict[str, Any]:
+    splits = available_splits(cfg.data)
+    test = read_qrels(cfg.data, cfg.test_split) if cfg.test_split in splits else {}
+    if cfg.train_queries == "generate":
+        export = fs.join(queries_run, "export")
+        queries, qrels = read_queries(export), read_qrels(export, "train")
+    else:
+        if cfg.train_queries not in splits:
+            raise DataFormatError(
+                cfg.data,
+                None,
+                "train_queries",
+                f"no qrels/{cfg.train_queries}.tsv; splits: "
+                f"{splits} (use train_queries=generate for a corpus without training queries)",
+            )
+        qrels = read_qrels(cfg.data, cfg.train_queries)
+        every = read_queries(cfg.data)
+        queries = {q: every[q] for q in qrels if q in every}
+    leaked = sorted(q for q in queries if q in test)
+    for q in leaked:
+        queries.pop(q)
+    ids = sorted(queries)
+
+    if cfg.dev_split is None:
+        dev_ids = [q for q in ids if _bucket(q) < cfg.dev_fraction]
+        if not dev_ids and len(ids) > 1:  # tiny runs: still keep one query apart
+            dev_ids = [min(ids, key=_bucket)]
+        train_ids = [q for q in ids if q not in set(dev_ids)]
+        dev_folder = fs.join(out, "dev")
+        _write_beir_queries(dev_folder, {q: queries[q] for q in dev_ids}, qrels, "dev")
+        _link_corpus(cfg.data, dev_folder)
+        dev_count = len(dev_ids)
+    else:
+        if cfg.dev_split not in splits:
+            raise DataFormatError(
+                cfg.data,
+                None,
+                "dev_split",
+                f"no qrels/{cfg.dev_split}.tsv; splits: {splits} "
+                "(null holds out part of the training queries instead)",
+            )
+        dev = read_qrels(cfg.data, cfg.dev_split)
+        train_ids = [q for q in ids if q not in dev]
+        dev_count = len(dev)
+    if cfg.max_queries:
+        train_ids = train_ids[: cfg.max_queries]
+    if not train_ids:
+        raise DataFormatError(
+            queries_run if cfg.train_queries == "generate" else cfg.data,
+            None,
+            "queries",
+            "no training queries left after holding out dev queries",
+        )
+    _write_beir_queries(fs.join(out, "train"), {q: queries[q] for q in train_ids}, qrels, "train")
+    return {"train_queries": len(train_ids), "dev_queries": dev_count, "dropped_test_queries": len(leaked)}
