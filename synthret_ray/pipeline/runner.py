@@ -189,6 +189,9 @@ class RecipeRun:
         return self.stage(name, cfg, run, self.path("train", name))
 
     def run(self) -> dict[str, Any]:
+        import ray.data
+
+        ray.data.DataContext.get_current().enable_progress_bars = self.cfg.progress
         steps = {"syntriever": self._syntriever, "sycl": self._sycl, "reranker": self._reranker}
         if self.cfg.train_queries == "generate":
             queries = self.synthesis_config("queries", input={"data": self.cfg.data, "limit": self.cfg.passages})

@@ -383,6 +383,7 @@ def _generate(
 
     if not ray.is_initialized():
         ray.init()
+    ray.data.DataContext.get_current().enable_progress_bars = cfg.progress  # ours is the one that counts units
     ds = ray.data.from_items(ready, override_num_blocks=_blocks(len(ready), cfg))
     ds = ds.flat_map(PromptRows(task), num_cpus=0.25)  # prompt building is light: leave CPUs to the engines
     ds = engine_stage(ds, cfg, sampling)
