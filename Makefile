@@ -34,11 +34,11 @@ demo: install
 	$(VENV)/bin/synthret run --config configs/quickstart.yaml
 
 test: install
-	$(VENV)/bin/ruff check synthret_ray tests benchmarks scripts
+	$(VENV)/bin/ruff check synthret_ray tests benchmarks scripts cluster
 	$(PY) -m pytest -q --durations=10
 
 lint: install
-	$(VENV)/bin/ruff check synthret_ray tests benchmarks scripts
+	$(VENV)/bin/ruff check synthret_ray tests benchmarks scripts cluster
 	$(VENV)/bin/ruff format --check synthret_ray tests benchmarks scripts
 
 clean:

@@ -119,6 +119,33 @@ def print_summary(summary: dict) -> None:
     console.print(table)
 
 
+@app.command("tune")
+def tune_command(config: ConfigOpt = None, overrides: Overrides = None) -> None:
+    """Ray Tune search over training hyperparameters (Optuna + ASHA by default), scored on dev queries."""
+    from ray.train import TrainingFailedError
+
+    from synthret_ray.tuning import TuneConfig, tune
+
+    try:
+        cfg = load_config(TuneConfig, config, overrides)
+        _show_config(cfg)
+        result = tune(cfg)
+    except (*USER_ERRORS, TrainingFailedError) as exc:
+        raise _fail(exc) from None
+    table = Table(title=f"{len(result.trials)} trials, best first ({cfg.metric} on {cfg.train.eval.split} queries)")
+    columns = list(result.trials[0]) if result.trials else []
+    for col in columns:
+        table.add_column(col.removeprefix("config/"), justify="right")
+    for trial in result.trials:
+        table.add_row(*(_fmt(trial[c]) for c in columns))
+    console.print(table)
+    console.print(
+        f"best: {result.best_params} -> {result.best_config_path}; all trials: {result.trials_path}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
 @app.command("synthesize")
 def synthesize_command(
     config: ConfigOpt = None,

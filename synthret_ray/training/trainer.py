@@ -58,7 +58,9 @@ def export_dir(cfg: TrainConfig) -> str:
     return cfg.export_dir or fs.join(_storage(cfg), cfg.run_name, "model")
 
 
-def train(cfg: TrainConfig) -> TrainResult:
+def train(cfg: TrainConfig, callbacks: list | None = None) -> TrainResult:
+    """Fit with Ray Train and export the best checkpoint; ``callbacks`` are Ray Train ``UserCallback``s (e.g.
+    Tune's ``TuneReportCallback`` when a Tune trial drives this run)."""
     from ray.data import ExecutionOptions
     from ray.train import CheckpointConfig, DataConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
@@ -86,6 +88,7 @@ def train(cfg: TrainConfig) -> TrainResult:
                 checkpoint_score_order="max",
             ),
             failure_config=FailureConfig(max_failures=cfg.max_failures),
+            callbacks=callbacks or None,
         ),
         datasets={"train": _ingest(cfg)},
         # A fixed row order, so a resumed run can skip exactly the batches it already trained on.

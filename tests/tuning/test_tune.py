@@ -1,0 +1,77 @@
+"""`synthret tune`: Ray Tune (Optuna + ASHA) launching a Ray Train TorchTrainer per trial, on CPU."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from synthret_ray.config import ConfigError, load_config
+from synthret_ray.training.config import TrainConfig
+from synthret_ray.tuning import TuneConfig, tune
+from synthret_ray.tuning.tuner import trial_config
+from tests.training.conftest import dev_beir, stage_file  # noqa: F401 - fixtures
+
+
+def tune_values(train_data, dev, out) -> dict:
+    return {
+        "train": {
+            "stage": "pairs",
+            "train_data": str(train_data),
+            "eval": {"data": str(dev), "split": "dev", "batch_size": 8},
+            "optim": {"epochs": 2, "batch_size": 2, "max_seq_length": 32},
+            "scaling": {"cpus_per_worker": 0.5},
+        },
+        "search_space": {
+            "optim.lr": {"type": "loguniform", "low": 1e-6, "high": 1e-3},
+            "loss.temperature": {"type": "uniform", "low": 0.02, "high": 0.1},
+        },
+        "num_samples": 4,
+        "output_dir": str(out),
+    }
+
+
+@pytest.mark.slow
+def test_four_tiny_trials_with_optuna_and_asha(ray_local, stage_file, dev_beir, tmp_path):  # noqa: F811
+    cfg = TuneConfig.model_validate(tune_values(stage_file("pairs"), dev_beir, tmp_path / "tune"))
+    result = tune(cfg)
+    assert len(result.trials) == 4
+    scores = [t["ndcg_at_10"] for t in result.trials]
+    assert scores == sorted(scores, reverse=True) and result.best_metrics["ndcg_at_10"] == scores[0]
+    assert len({t["config/optim.lr"] for t in result.trials}) == 4  # Optuna proposed four different rates
+    best = load_config(TrainConfig, result.best_config_path)
+    assert best.optim.lr == result.best_params["optim.lr"]
+    assert best.loss.temperature == result.best_params["loss.temperature"]
+    assert (tmp_path / "tune" / "trials.csv").read_text().count("\n") == 5
+
+
+def test_search_space_keys_and_dev_data_are_checked(tmp_path):
+    values = tune_values("x.parquet", tmp_path, tmp_path / "t")
+    values["search_space"]["optim.learning_rate"] = {"type": "uniform", "low": 0, "high": 1}
+    with pytest.raises(ValueError, match="search_space.optim.learning_rate: unknown config key"):
+        TuneConfig.model_validate(values)
+    values = tune_values("x.parquet", tmp_path, tmp_path / "t")
+    values["train"]["eval"] = {}
+    with pytest.raises(ValueError, match="train.eval.data: tuning needs dev queries"):
+        TuneConfig.model_validate(values)
+    values = tune_values("x.parquet", tmp_path, tmp_path / "t")
+    values["search_space"]["optim.lr"] = {"type": "loguniform", "low": 0, "high": 1}
+    with pytest.raises(ValueError, match="loguniform needs low > 0"):
+        TuneConfig.model_validate(values)
+
+
+def test_trial_config_sets_dotted_keys_in_its_own_folder(tmp_path):
+    base = TrainConfig(stage="align", train_data="a.parquet").model_dump(mode="json")
+    cfg = trial_config(base, {"loss.regularization": 0.3, "optim.batch_size": 16}, str(tmp_path), "t1")
+    assert (cfg.loss.regularization, cfg.optim.batch_size, cfg.run_name) == (0.3, 16, "t1")
+    assert cfg.output_dir == str(tmp_path / "trials")
+
+
+def test_shipped_tune_configs_validate():
+    from pathlib import Path
+
+    for path in sorted((Path(__file__).resolve().parents[2] / "configs" / "tune").glob("*.yaml")):
+        assert path.read_text().startswith("#")
+        cfg = load_config(TuneConfig, path)
+        assert yaml.safe_load(path.read_text())["search_space"].keys() == cfg.search_space.keys()
+    with pytest.raises(ConfigError):
+        load_config(TuneConfig, None, ["num_samples=0"])
