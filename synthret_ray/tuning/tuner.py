@@ -15,6 +15,8 @@ from synthret_ray.data import fs
 from synthret_ray.training.config import TrainConfig
 from synthret_ray.tuning.config import Distribution, TuneConfig
 
+TRIAL_CPU = 0.01  # Tune needs a non-empty bundle for the trial itself
+
 
 def _domain(d: Distribution):
     from ray import tune
@@ -40,15 +42,14 @@ def trial_config(base: dict[str, Any], params: dict[str, Any], output_dir: str, 
     return TrainConfig.model_validate(tree)
 
 
-def run_trial(config: dict[str, Any]) -> None:
+def run_trial(config: dict[str, Any], base: dict[str, Any], output_dir: str) -> None:
     """Tune function: one TorchTrainer run; its reports (dev metrics per checkpoint) reach Tune."""
     from ray import tune
     from ray.tune.integration.ray_train import TuneReportCallback
 
     from synthret_ray.training.trainer import train
 
-    params = {k: v for k, v in config.items() if not k.startswith("__")}
-    cfg = trial_config(config["__base__"], params, config["__output_dir__"], tune.get_context().get_trial_id())
+    cfg = trial_config(base, config, output_dir, tune.get_context().get_trial_id())
     train(cfg, callbacks=[TuneReportCallback()])
 
 
@@ -61,8 +62,9 @@ def concurrent_trials(cfg: TuneConfig) -> int:
     resources = ray.cluster_resources()
     if scaling.use_gpu:
         return max(1, int(resources.get("GPU", 0) // scaling.num_workers))
-    # One CPU stays free for Ray Data's read tasks and the trial drivers.
-    return max(1, math.floor((resources.get("CPU", 1) - 1) / (scaling.num_workers * scaling.cpus_per_worker)))
+    # One CPU always stays free for Ray Data's read tasks: reads wait forever when trials hold every CPU.
+    per_trial = scaling.num_workers * scaling.cpus_per_worker + TRIAL_CPU
+    return max(1, math.floor((resources.get("CPU", 1) - 1) / per_trial))
 
 
 @dataclass
@@ -85,9 +87,7 @@ def tune(cfg: TuneConfig) -> TuneResult:
         ray.init()
     output_dir = cfg.output_dir if fs.is_remote(cfg.output_dir) else fs.resolve(cfg.output_dir)[1]
     space = {key: _domain(d) for key, d in cfg.search_space.items()}
-    # The base goes in as constants; Tune samples only the search space.
     base = cfg.train.model_dump(mode="json")
-    param_space = {**space, "__base__": base, "__output_dir__": output_dir}
     search = None
     if cfg.search == "optuna":
         from ray.tune.search.optuna import OptunaSearch
@@ -99,8 +99,12 @@ def tune(cfg: TuneConfig) -> TuneResult:
         else FIFOScheduler()
     )
     tuner = Tuner(
-        ray_tune.with_resources(run_trial, {"cpu": 0}),  # the trial only drives its TorchTrainer's workers
-        param_space=param_space,
+        # A token CPU share: the trial only drives its TorchTrainer, whose workers hold the real resources.
+        # The base config goes in as a constant, so trial names and the search only see the sampled keys.
+        ray_tune.with_resources(
+            ray_tune.with_parameters(run_trial, base=base, output_dir=output_dir), {"cpu": TRIAL_CPU}
+        ),
+        param_space=space,
         tune_config=RayTuneConfig(
             metric=cfg.metric,
             mode="max",
@@ -124,9 +128,7 @@ def tune(cfg: TuneConfig) -> TuneResult:
     keep = [
         c
         for c in frame.columns
-        if c in ("trial_id", cfg.metric, "training_iteration", "loss")
-        or c.startswith("config/")
-        and not c.startswith("config/__")
+        if c in ("trial_id", cfg.metric, "training_iteration", "loss") or c.startswith("config/")
     ]
     frame = frame[keep].sort_values(cfg.metric, ascending=False)
     trials_path = fs.join(output_dir, "trials.csv")

@@ -19,13 +19,14 @@ def tune_values(train_data, dev, out) -> dict:
             "train_data": str(train_data),
             "eval": {"data": str(dev), "split": "dev", "batch_size": 8},
             "optim": {"epochs": 2, "batch_size": 2, "max_seq_length": 32},
-            "scaling": {"cpus_per_worker": 0.5},
+            "scaling": {"cpus_per_worker": 0.25},  # 3 concurrent trials on 2 CPUs, 1 CPU left for reads
         },
         "search_space": {
             "optim.lr": {"type": "loguniform", "low": 1e-6, "high": 1e-3},
             "loss.temperature": {"type": "uniform", "low": 0.02, "high": 0.1},
         },
         "num_samples": 4,
+        "max_concurrent_trials": 2,
         "output_dir": str(out),
     }
 
