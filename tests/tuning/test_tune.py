@@ -18,7 +18,7 @@ def tune_values(train_data, dev, out) -> dict:
             "stage": "pairs",
             "train_data": str(train_data),
             "eval": {"data": str(dev), "split": "dev", "batch_size": 8},
-            "optim": {"epochs": 2, "batch_size": 2, "max_seq_length": 32},
+            "optim": {"epochs": 1, "batch_size": 2, "max_seq_length": 32},
             "scaling": {"cpus_per_worker": 0.25},  # 3 concurrent trials on 2 CPUs, 1 CPU left for reads
         },
         "search_space": {
