@@ -13,8 +13,6 @@ from typing import Any
 from synthret_ray.engines.base import EngineError, SamplingParams
 from synthret_ray.engines.config import VLLMEngineConfig
 
-COMPLETION_COLUMNS = ("text", "prompt_tokens", "completion_tokens", "seconds", "error", "truncated", "worker")
-
 
 def require_vllm() -> None:
     try:

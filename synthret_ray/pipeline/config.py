@@ -14,8 +14,6 @@ from pydantic import Field, model_validator
 from synthret_ray.config import StrictModel
 from synthret_ray.engines.config import EngineConfig, LocalEngineConfig
 
-RECIPES = ("syntriever", "sycl", "reranker")
-
 
 class RecipeConfig(StrictModel):
     recipe: Literal["syntriever", "sycl", "reranker"]

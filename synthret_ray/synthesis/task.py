@@ -17,7 +17,6 @@ import pyarrow as pa
 
 from synthret_ray.synthesis.filters import normalize
 
-STATUSES = ("ok", "malformed", "filtered", "error")
 # The unit of the tasks that judge retrieved candidates (label, prefer).
 CANDIDATE_COLUMNS: dict[str, pa.DataType] = {
     "query_id": pa.string(),
