@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,14 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # DeepSpeed JIT-compiles its CPU ops once (minutes); keep them in the project's cache.
 os.environ.setdefault("TORCH_EXTENSIONS_DIR", str(Path(__file__).resolve().parents[1] / ".cache" / "torch_extensions"))
 os.environ.setdefault("SYNTHRET_CACHE", str(Path(__file__).resolve().parents[1] / ".cache" / "synthret"))
+
+REPO = Path(__file__).resolve().parents[1]
+SYNTHRET = [sys.executable, "-m", "synthret_ray.cli"]  # the CLI, as a user runs it
+
+
+def run_synthret(*args: str, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([*SYNTHRET, *args], cwd=REPO, capture_output=True, text=True, timeout=timeout, env=env)
+
 
 # A tiny corpus where each query has one clearly matching document (and q3 shares its id with a document).
 TINY_CORPUS = {

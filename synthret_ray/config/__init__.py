@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
-from synthret_ray.config.base import ConfigError, StrictModel, dump_config, load_config, parse_overrides
+from synthret_ray.config.base import (
+    ConfigError,
+    StrictModel,
+    check_key,
+    dump_config,
+    load_config,
+    parse_overrides,
+    set_dotted,
+)
 
-__all__ = ["ConfigError", "StrictModel", "dump_config", "load_config", "parse_overrides"]
+__all__ = ["ConfigError", "StrictModel", "check_key", "dump_config", "load_config", "parse_overrides", "set_dotted"]

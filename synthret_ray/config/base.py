@@ -34,12 +34,7 @@ def _submodels(annotation: Any) -> list[type[BaseModel]]:
     return [model for arg in typing.get_args(annotation) for model in _submodels(arg)]
 
 
-def _submodel(annotation: Any) -> type[BaseModel] | None:
-    found = _submodels(annotation)
-    return found[0] if found else None
-
-
-def _check_key(model: type[BaseModel], dotted: str) -> None:
+def check_key(model: type[BaseModel], dotted: str) -> None:
     """Reject an override key that no field of ``model`` has, listing the valid keys at that level."""
     current: list[type[BaseModel]] = [model]
     parts = dotted.split(".")
@@ -77,7 +72,7 @@ def parse_overrides(overrides: list[str]) -> list[tuple[str, Any]]:
     return parsed
 
 
-def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
+def set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
     node = tree
     parts = dotted.split(".")
     for part in parts[:-1]:
@@ -144,11 +139,11 @@ def load_config(
         if not isinstance(loaded, dict):
             raise ConfigError(f"config file {path} must hold a mapping at the top level, got {type(loaded).__name__}")
         for key, value in loaded.items():
-            _set_dotted(tree, key, value)
+            set_dotted(tree, key, value)
         source = str(path)
     for key, value in [*(values or {}).items(), *parse_overrides(overrides or [])]:
-        _check_key(model, key)
-        _set_dotted(tree, key, value)
+        check_key(model, key)
+        set_dotted(tree, key, value)
     try:
         return model.model_validate(tree)
     except ValidationError as exc:

@@ -46,6 +46,22 @@ def list_files(uri: str, suffix: str = "") -> list[str]:
     )
 
 
+def read_bytes(uri: str) -> bytes:
+    filesystem, path = resolve(uri)
+    with filesystem.open_input_stream(path) as f:
+        return f.read()
+
+
+def write_bytes(uri: str, data: bytes) -> None:
+    """Write a whole file through a temporary name and a move, so readers never see half of it."""
+    filesystem, path = resolve(uri)
+    filesystem.create_dir(posixpath.dirname(path), recursive=True)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with filesystem.open_output_stream(tmp) as f:
+        f.write(data)
+    filesystem.move(tmp, path)
+
+
 def iter_lines(uri: str, chunk_size: int = 1 << 20) -> Iterator[bytes]:
     """Raw lines without their line terminator (LF or CRLF), streamed so large files never load whole."""
     fs, path = resolve(uri)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Discriminator, Field, Tag
 
@@ -10,6 +10,15 @@ from synthret_ray.config import StrictModel
 
 
 class LocalEngineConfig(StrictModel):
+    # Fields that change speed, not the generated text: left out of a synthesis run's fingerprint.
+    resource_fields: ClassVar[set[str]] = {
+        "num_actors",
+        "cpus_per_actor",
+        "gpus_per_actor",
+        "batch_size",
+        "threads",
+        "device",
+    }
     kind: Literal["local"] = "local"
     model: str = Field("smollm2", description="Causal LM: packaged name (smollm2), local folder or hub id.")
     max_context: int | None = Field(None, gt=0, description="Prompt + generation tokens; null: the model's limit.")
@@ -26,6 +35,17 @@ class LocalEngineConfig(StrictModel):
 
 
 class OpenAIEngineConfig(StrictModel):
+    resource_fields: ClassVar[set[str]] = {
+        "num_actors",
+        "cpus_per_actor",
+        "batch_size",
+        "concurrency",
+        "qps",
+        "timeout_s",
+        "max_retries",
+        "backoff_s",
+        "api_key_env",
+    }
     kind: Literal["openai"] = "openai"
     base_url: str = Field(description="Endpoint root, e.g. http://127.0.0.1:8000/v1 (vllm serve, transformers serve).")
     model: str = Field(description="Model name sent with each request.")
@@ -46,6 +66,7 @@ class OpenAIEngineConfig(StrictModel):
 
 
 class VLLMEngineConfig(StrictModel):
+    resource_fields: ClassVar[set[str]] = {"concurrency", "batch_size", "gpu_memory_utilization"}
     kind: Literal["vllm"] = "vllm"
     model: str = Field(description="Hub id or local folder vLLM can load.")
     tensor_parallel_size: int = Field(1, gt=0, description="GPUs per replica.")

@@ -133,9 +133,8 @@ class RecipeRun:
         self.chain = digest
         marker = self.path("stages", f"{name}.json")
         previous = _read_json(marker)
-        forced = self.from_stage is not None and stages_of(self.cfg).index(name) >= stages_of(self.cfg).index(
-            self.from_stage
-        )
+        names = stages_of(self.cfg)
+        forced = self.from_stage is not None and names.index(name) >= names.index(self.from_stage)
         if previous and previous.get("hash") == digest and previous.get("finished") and not forced:
             self.log(f"[{name}] done before with the same config, skipped")
             self.summaries[name] = previous["summary"]
@@ -288,18 +287,11 @@ def run_recipe(cfg: RecipeConfig, from_stage: str | None = None, log: Callable[[
 
 
 def _read_json(uri: str) -> dict[str, Any] | None:
-    if not fs.exists(uri):
-        return None
-    filesystem, path = fs.resolve(uri)
-    with filesystem.open_input_stream(path) as f:
-        return json.loads(f.read().decode("utf-8"))
+    return json.loads(fs.read_bytes(uri).decode("utf-8")) if fs.exists(uri) else None
 
 
 def _write_json(uri: str, obj: Any) -> None:
-    filesystem, path = fs.resolve(uri)
-    filesystem.create_dir(path.rsplit("/", 1)[0], recursive=True)
-    with filesystem.open_output_stream(path) as f:
-        f.write(json.dumps(obj, indent=2, default=str).encode("utf-8"))
+    fs.write_bytes(uri, json.dumps(obj, indent=2, default=str).encode("utf-8"))
 
 
 def _remove(uri: str) -> None:

@@ -24,10 +24,7 @@ def _bucket(query_id: str) -> float:
 
 
 def _write_lines(uri: str, lines: list[str]) -> None:
-    filesystem, path = fs.resolve(uri)
-    filesystem.create_dir(path.rsplit("/", 1)[0], recursive=True)
-    with filesystem.open_output_stream(path) as f:
-        f.write("".join(line + "\n" for line in lines).encode("utf-8"))
+    fs.write_bytes(uri, "".join(line + "\n" for line in lines).encode("utf-8"))
 
 
 def _write_beir_queries(folder: str, queries: dict[str, str], qrels: dict[str, dict[str, int]], split: str) -> None:

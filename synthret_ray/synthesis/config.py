@@ -102,21 +102,5 @@ class SynthesisConfig(StrictModel):
         for key in ("progress", "shard_rows", "output_dir"):
             dumped.pop(key)
         dumped["filters"].pop("round_trip")  # applied at export, re-run on every call
-        engine = dumped["engine"]
-        for key in (
-            "num_actors",
-            "cpus_per_actor",
-            "gpus_per_actor",
-            "batch_size",
-            "threads",
-            "device",
-            "concurrency",
-            "qps",
-            "timeout_s",
-            "max_retries",
-            "backoff_s",
-            "api_key_env",
-            "gpu_memory_utilization",
-        ):
-            engine.pop(key, None)
+        dumped["engine"] = self.engine.model_dump(mode="json", exclude=self.engine.resource_fields)
         return hashlib.sha1(json.dumps(dumped, sort_keys=True).encode()).hexdigest()[:16]

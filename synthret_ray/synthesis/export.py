@@ -14,6 +14,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from synthret_ray.data import fs
 from synthret_ray.synthesis.config import SynthesisConfig
 from synthret_ray.synthesis.store import RunStore
 from synthret_ray.synthesis.task import Task
@@ -56,5 +57,5 @@ def export_run(
         notes["round_trip_dropped"] = before - len(kept)
     files = task.export(sorted(kept, key=lambda r: r["id"]))
     for name, file_rows in files.items():
-        store.write_bytes(store.path("export", *name.split("/")), _encode(name, file_rows))
+        fs.write_bytes(store.path("export", *name.split("/")), _encode(name, file_rows))
     return {name: len(file_rows) for name, file_rows in files.items()}, notes

@@ -39,8 +39,6 @@ def load_queries(cfg: SynthesisConfig) -> dict[str, str]:
             f"input.queries={source!r} is neither a path nor a split of {cfg.input.data} (splits: {splits}); "
             "without a train split, generate queries first with task=queries and pass that run folder",
         )
-    if source == "test":  # also refused by the config; kept here for callers that build configs by hand
-        raise DataFormatError(source, None, None, "test queries never feed synthesis")
     queries = read_queries(cfg.input.data)
     judged = read_qrels(cfg.input.data, source)
     return {qid: queries[qid] for qid in judged if qid in queries}

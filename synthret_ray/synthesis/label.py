@@ -13,12 +13,11 @@ from typing import Any
 import pyarrow as pa
 
 from synthret_ray.synthesis.task import (
-    CANDIDATE_COLUMNS,
     GRADE_SCHEMA,
     YES_NO_SCHEMA,
+    CandidateTask,
     Outcome,
     Part,
-    Task,
     chat,
     parse_grade,
     parse_yes_no,
@@ -45,12 +44,12 @@ def grade_messages(query: str, passage: str) -> list[dict[str, str]]:
     return chat(GRADE_SYSTEM, GRADE_EXAMPLES, f"Query: {query}\nPassage: {passage}\nGrade:")
 
 
-class LabelTask(Task):
+class LabelTask(CandidateTask):
     name = "label"
     prompt_version = PROMPT_VERSION
     max_new_tokens = 4
     columns = {
-        **CANDIDATE_COLUMNS,
+        **CandidateTask.columns,
         "labels": pa.list_(pa.int64()),  # 1/0 (or grades 0-3); -1 where the answer could not be read
     }
 

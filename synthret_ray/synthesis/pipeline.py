@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from synthret_ray.data import fs
 from synthret_ray.engines import (
     ChatRequest,
     Completion,
@@ -316,17 +317,6 @@ class SynthesisResult:
     exported: dict[str, int]
 
 
-def _skip_reason(task: Task, unit: dict[str, Any]) -> str | None:
-    """Units that cannot make a prompt are recorded as filtered without calling the engine."""
-    if task.name == "queries" and not unit["passage"].strip():
-        return "empty_input"
-    if task.name in ("distill", "graded", "label", "prefer") and not unit["query"].strip():
-        return "empty_input"
-    if task.name in ("label", "prefer") and len(unit["documents"]) < 2:
-        return "too_few_candidates"
-    return None
-
-
 def synthesize(cfg: SynthesisConfig) -> SynthesisResult:
     """Run (or resume) ``cfg`` into ``cfg.output_dir``; see the module docstring."""
     from synthret_ray.synthesis.export import export_run
@@ -347,10 +337,10 @@ def synthesize(cfg: SynthesisConfig) -> SynthesisResult:
     schema = pa.schema({**COMMON_COLUMNS, **task.columns})
     writer = ShardWriter(store, schema, cfg.shard_rows)
 
-    ready = [u for u in todo if not _skip_reason(task, u)]
+    ready = [u for u in todo if not task.skip_reason(u)]
     try:  # whatever stops the loop, the rows already assembled reach a shard
         for unit in todo:
-            if reason := _skip_reason(task, unit):
+            if reason := task.skip_reason(unit):
                 row = assembler.row(unit, [], skipped=reason)
                 stats.add(row, [])
                 writer.add(row)
@@ -366,7 +356,7 @@ def synthesize(cfg: SynthesisConfig) -> SynthesisResult:
     exported, export_notes = export_run(cfg, task, store, [r for r in rows if r["id"] in unit_ids])
     summary = stats.summary(cfg, rows, notes)
     summary["export"] = {"files": exported, **export_notes}
-    store.write_bytes(store.path("stats.json"), json.dumps(summary, indent=2).encode("utf-8"))
+    fs.write_bytes(store.path("stats.json"), json.dumps(summary, indent=2).encode("utf-8"))
     return SynthesisResult(store.root, summary, exported)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from synthret_ray.synthesis.task import CANDIDATE_COLUMNS, CHOICE_SCHEMA, Outcome, Part, Task, chat, parse_choice
+from synthret_ray.synthesis.task import CHOICE_SCHEMA, CandidateTask, Outcome, Part, chat, parse_choice
 
 PROMPT_VERSION = "prefer-v1"
 SYSTEM = "You compare search results. Reply with one letter: A or B."
@@ -37,12 +37,12 @@ def pair_messages(query: str, first: str, second: str) -> list[dict[str, str]]:
     return chat(SYSTEM, EXAMPLES, user)
 
 
-class PreferTask(Task):
+class PreferTask(CandidateTask):
     name = "prefer"
     prompt_version = PROMPT_VERSION
     max_new_tokens = 4
     columns = {
-        **CANDIDATE_COLUMNS,
+        **CandidateTask.columns,
         "pair_first": pa.list_(pa.int64()),  # candidate indices of each pair
         "pair_second": pa.list_(pa.int64()),
         "winner": pa.list_(pa.string()),  # "first", "second", "tie" (orders disagree) or "unknown"

@@ -81,6 +81,9 @@ class QueriesTask(Task):
             return Outcome({"query": parsed.query}, "filtered", reason)
         return Outcome({"query": parsed.query})
 
+    def skip_reason(self, unit: dict[str, Any]) -> str | None:
+        return None if unit["passage"].strip() else "empty_input"
+
     def dedupe_key(self, fields: dict[str, Any]) -> str | None:
         return normalize(fields["query"] or "") or None
 

@@ -65,6 +65,10 @@ class Task:
     def assemble(self, unit: dict[str, Any], texts: dict[str, str]) -> Outcome:
         raise NotImplementedError
 
+    def skip_reason(self, unit: dict[str, Any]) -> str | None:
+        """Why a unit cannot make a prompt; such a unit is recorded as filtered without an engine call."""
+        return "empty_input" if "query" in unit and not unit["query"].strip() else None
+
     def dedupe_key(self, fields: dict[str, Any]) -> str | None:
         """Rows with the same key across the run are duplicates (the later ones are filtered); None: no check."""
         return None
@@ -72,6 +76,15 @@ class Task:
     def export(self, rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
         """Training files from the run's kept rows: ``{file name: rows}``."""
         raise NotImplementedError
+
+
+class CandidateTask(Task):
+    """Base of the tasks that judge a query's retrieved candidates (label, prefer)."""
+
+    columns: ClassVar[dict[str, pa.DataType]] = CANDIDATE_COLUMNS
+
+    def skip_reason(self, unit: dict[str, Any]) -> str | None:
+        return super().skip_reason(unit) or (None if len(unit["documents"]) >= 2 else "too_few_candidates")
 
 
 def chat(system: str, examples: list[tuple[str, str]], user: str) -> list[dict[str, str]]:

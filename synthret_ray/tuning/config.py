@@ -10,8 +10,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from synthret_ray.config import ConfigError, StrictModel
-from synthret_ray.config.base import _check_key
+from synthret_ray.config import ConfigError, StrictModel, check_key
 from synthret_ray.training.config import TrainConfig
 
 
@@ -60,7 +59,7 @@ class TuneConfig(StrictModel):
             problems.append("train.eval.data: tuning needs dev queries to score trials (never the test split)")
         for key in self.search_space:
             try:
-                _check_key(TrainConfig, key)
+                check_key(TrainConfig, key)
             except ConfigError as exc:
                 problems.append(f"search_space.{key}: {exc}")
         if problems:

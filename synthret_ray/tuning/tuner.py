@@ -5,12 +5,12 @@ trainer to Tune, so ASHA can stop weak trials early). Optuna's TPE proposes the 
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 from typing import Any
 
-from synthret_ray.config import dump_config
-from synthret_ray.config.base import _set_dotted
+from synthret_ray.config import dump_config, set_dotted
 from synthret_ray.data import fs
 from synthret_ray.training.config import TrainConfig
 from synthret_ray.tuning.config import Distribution, TuneConfig
@@ -32,13 +32,10 @@ def _domain(d: Distribution):
 
 def trial_config(base: dict[str, Any], params: dict[str, Any], output_dir: str, trial: str) -> TrainConfig:
     """The trial's TrainConfig: the base with the sampled dotted keys set, in a folder of its own."""
-    values = {**base, "output_dir": fs.join(output_dir, "trials"), "run_name": trial, "export_dir": None}
-    values = {k: (dict(v) if isinstance(v, dict) else v) for k, v in values.items()}
-    tree: dict[str, Any] = {}
-    for key, value in values.items():
-        _set_dotted(tree, key, value)
+    tree = copy.deepcopy(base)  # the sampled keys go into nested sections that the base shares across trials
+    tree.update(output_dir=fs.join(output_dir, "trials"), run_name=trial, export_dir=None)
     for key, value in params.items():
-        _set_dotted(tree, key, value)
+        set_dotted(tree, key, value)
     return TrainConfig.model_validate(tree)
 
 

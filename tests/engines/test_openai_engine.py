@@ -19,6 +19,7 @@ import requests
 from synthret_ray.engines import ChatRequest, EngineError, SamplingParams
 from synthret_ray.engines.openai import OpenAIEngine
 from synthret_ray.synthesis import queries
+from tests.conftest import run_synthret
 
 PASSAGE = "The Great Barrier Reef, off Queensland, is the largest coral reef system in the world."
 
@@ -110,23 +111,17 @@ def test_unreachable_endpoint_fails_before_any_row(tmp_path):
     engine = OpenAIEngine(f"http://127.0.0.1:{free_port()}/v1", "m", timeout_s=2)
     with pytest.raises(EngineError, match="engine.base_url: cannot reach http://127.0.0.1"):
         engine.check()
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "synthret_ray.cli",
-            "synthesize",
-            "--task",
-            "queries",
-            "--out",
-            str(tmp_path / "r"),
-            "input.data=unused",
-            "engine.kind=openai",
-            f"engine.base_url=http://127.0.0.1:{free_port()}/v1",
-            "engine.model=m",
-        ],
-        capture_output=True,
-        text=True,
+    port = free_port()
+    out = run_synthret(
+        "synthesize",
+        "--task",
+        "queries",
+        "--out",
+        str(tmp_path / "r"),
+        "input.data=unused",
+        "engine.kind=openai",
+        f"engine.base_url=http://127.0.0.1:{port}/v1",
+        "engine.model=m",
         timeout=120,
     )
     assert out.returncode == 2 and "cannot reach" in out.stderr and not (tmp_path / "r").exists()

@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
-from tests.conftest import write_beir
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.conftest import run_synthret, write_beir
 
 
-def synthesize(*args: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "synthret_ray.cli", "synthesize", "-q", *args]
-    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
+def synthesize(*args: str):
+    return run_synthret("synthesize", "-q", *args, timeout=120)
 
 
 def test_missing_model(tmp_path):

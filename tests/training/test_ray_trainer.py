@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,8 +15,7 @@ import yaml
 from synthret_ray.config import load_config
 from synthret_ray.training.config import TrainConfig
 from synthret_ray.training.trainer import train
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.conftest import REPO, SYNTHRET
 
 
 @pytest.mark.slow
@@ -84,7 +82,7 @@ def test_killed_driver_resumes_from_its_last_checkpoint(stage_file, tmp_path):
             }
         )
     )
-    command = [sys.executable, "-m", "synthret_ray.cli", "train", "--config", str(config)]
+    command = [*SYNTHRET, "train", "--config", str(config)]
     env = {**os.environ, "RAY_ADDRESS": "local"}
     run_dir = tmp_path / "runs" / "resume"
     first = subprocess.Popen(
