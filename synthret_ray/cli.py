@@ -105,7 +105,8 @@ def print_summary(summary: dict) -> None:
     rows = list(summary["evaluation"]["systems"].values())
     print_metrics(rows, title=f"{summary['recipe']} on {summary['data']} ({summary['test_split']})", console=console)
     table = Table(title="stages")
-    for col in ("stage", "seconds", "rows", "ok", "malformed", "filtered", "generated tokens"):
+    columns = ("stage", "seconds", "rows", "ok", "malformed", "filtered", "generated tokens", "GPU h", "CPU h")
+    for col in columns:
         table.add_column(col, justify="right")
     for name, stage in summary["stages"].items():
         statuses = stage.get("statuses", {})
@@ -115,8 +116,12 @@ def print_summary(summary: dict) -> None:
             _fmt(stage.get("rows", stage.get("train_queries"))),
             *(_fmt(statuses.get(s)) for s in ("ok", "malformed", "filtered")),
             _fmt(stage.get("generated_tokens")),
+            _fmt(stage.get("gpu_hours")),
+            # CPU-hours reserved by engine actors or training workers (the driver's own work is not counted)
+            _fmt(stage.get("actor_cpu_hours", stage.get("worker_cpu_hours"))),
         )
     console.print(table)
+    console.print(f"plots: {', '.join(summary.get('plots', []))}", soft_wrap=True)
 
 
 @app.command("tune")

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -78,13 +79,27 @@ def tiny_beir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def ray_local(request):
+def ray_local():
+    """A 2-CPU Ray cluster shared by the tests of this process: a start costs ~6 s on 2 cores, and a dozen tests
+    use it. A test that needs another cluster calls ``ray.shutdown()``; the next test starts this one again.
+    A test that leaves CPUs held (a leaked actor) gets the cluster shut down after it, so none leaks further."""
     import ray
 
-    params = getattr(request, "param", {}) or {}
-    ray.init(num_cpus=params.get("num_cpus", 2), include_dashboard=False, log_to_driver=False)
+    if not ray.is_initialized():
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
-    ray.shutdown()
+    if ray.is_initialized():
+        deadline = time.time() + 15
+        while ray.available_resources().get("CPU", 0) < 2 and time.time() < deadline:
+            time.sleep(0.2)
+        if ray.available_resources().get("CPU", 0) < 2:
+            ray.shutdown()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        ray.shutdown()
 
 
 @pytest.fixture(scope="session")

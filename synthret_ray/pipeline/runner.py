@@ -29,6 +29,7 @@ from synthret_ray.config import ConfigError
 from synthret_ray.config.base import format_validation_error
 from synthret_ray.data import fs
 from synthret_ray.pipeline.config import RecipeConfig
+from synthret_ray.pipeline.plots import write_plots
 from synthret_ray.synthesis.config import SynthesisConfig
 from synthret_ray.training.config import TrainConfig
 
@@ -183,6 +184,8 @@ class RecipeRun:
                 "rows": result.rows,
                 "best": result.best_metrics,
                 "history": result.history,
+                "train_seconds": result.wall_seconds,
+                **result.resource_hours,
             }
 
         return self.stage(name, cfg, run, self.path("train", name))
@@ -204,6 +207,7 @@ class RecipeRun:
             "stages": self.summaries,
             "evaluation": evaluation,
         }
+        summary["plots"] = write_plots(summary, self.path("plots"))
         _write_json(self.path("summary.json"), summary)
         return summary
 

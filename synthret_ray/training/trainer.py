@@ -10,10 +10,13 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from ray.train.v2.api.callback import UserCallback
 
 from synthret_ray.config import dump_config
 from synthret_ray.data import fs
@@ -21,14 +24,48 @@ from synthret_ray.training.config import TrainConfig
 from synthret_ray.training.data import check_training_rows, training_dataset
 from synthret_ray.training.loop import MODEL_DIR
 
+METRICS_LOG = "metrics.jsonl"
+
 
 @dataclass
 class TrainResult:
     export_dir: str
     best_metrics: dict[str, Any]
-    history: list[dict[str, Any]] = field(default_factory=list)  # metrics of the kept checkpoints, by step
+    history: list[dict[str, Any]] = field(default_factory=list)  # every report (one per checkpoint), by step
     rows: int = 0
     skipped: Counter = field(default_factory=Counter)
+    wall_seconds: float = 0.0
+    resource_hours: dict[str, float] = field(default_factory=dict)  # gpu_hours or worker_cpu_hours of this run
+
+
+class MetricsLog(UserCallback):
+    """Ray Train callback (run on the controller) that keeps every report of rank 0 in
+    ``<storage>/<run_name>/metrics.jsonl``: Ray keeps only the metrics of the checkpoints it keeps, and
+    training curves need all of them. A resumed run appends to the file it finds."""
+
+    def __init__(self, uri: str):
+        self.uri = uri
+
+    def after_report(self, run_context, metrics: list[dict[str, Any]], checkpoint) -> None:
+        lines = fs.read_bytes(self.uri).decode("utf-8") if fs.exists(self.uri) else ""
+        lines += json.dumps({**metrics[0], "time": time.time()}, default=str) + "\n"
+        fs.write_bytes(self.uri, lines.encode("utf-8"))
+
+
+def read_metrics_log(uri: str) -> list[dict[str, Any]]:
+    """Reports of a run by step; a step reported twice (a resume after the report, before the next) keeps
+    the last."""
+    if not fs.exists(uri):
+        return []
+    rows = [json.loads(line) for line in fs.read_bytes(uri).decode("utf-8").splitlines() if line.strip()]
+    return sorted({row.get("step"): row for row in rows}.values(), key=lambda row: row.get("step") or 0)
+
+
+def resource_hours(cfg: TrainConfig, wall_seconds: float) -> dict[str, float]:
+    workers = cfg.scaling.num_workers
+    if cfg.scaling.use_gpu:
+        return {"gpu_hours": round(wall_seconds * workers / 3600, 5)}
+    return {"worker_cpu_hours": round(wall_seconds * workers * cfg.scaling.cpus_per_worker / 3600, 5)}
 
 
 def ray_train_loop(config: dict) -> None:
@@ -51,6 +88,10 @@ def steps_per_epoch(cfg: TrainConfig, rows: int) -> int:
 
 def _storage(cfg: TrainConfig) -> str:
     return cfg.output_dir if fs.is_remote(cfg.output_dir) else os.path.abspath(cfg.output_dir)
+
+
+def metrics_log(cfg: TrainConfig) -> str:
+    return fs.join(_storage(cfg), cfg.run_name, METRICS_LOG)
 
 
 def export_dir(cfg: TrainConfig) -> str:
@@ -88,17 +129,21 @@ def train(cfg: TrainConfig, callbacks: list | None = None) -> TrainResult:
                 checkpoint_score_order="max",
             ),
             failure_config=FailureConfig(max_failures=cfg.max_failures),
-            callbacks=callbacks or None,
+            callbacks=[MetricsLog(metrics_log(cfg)), *(callbacks or [])],
         ),
         datasets={"train": _ingest(cfg)},
         # A fixed row order, so a resumed run can skip exactly the batches it already trained on.
         dataset_config=DataConfig(execution_options=ExecutionOptions(preserve_order=True)),
     )
+    start = time.perf_counter()
     result = trainer.fit()
+    wall = time.perf_counter() - start
     checkpoint, best = _best_checkpoint(result, scored)
     # Ray Train V2 keeps the metrics of the checkpoints it keeps (checkpoint.num_to_keep of them).
     kept = sorted((dict(m) for _, m in (result.best_checkpoints or [])), key=lambda m: m.get("step", 0))
-    summary = TrainResult(export_dir(cfg), dict(best), kept, rows, skipped)
+    history = read_metrics_log(metrics_log(cfg))
+    hours = resource_hours(cfg, wall)
+    summary = TrainResult(export_dir(cfg), dict(best), history, rows, skipped, round(wall, 2), hours)
     with checkpoint.as_directory() as ckpt, tempfile.TemporaryDirectory() as tmp:
         staged = Path(tmp) / "model"
         shutil.copytree(Path(ckpt) / MODEL_DIR, staged)

@@ -4,14 +4,18 @@ config hash, --from, and the rules that keep test queries out of synthesis, trai
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from synthret_ray.config import ConfigError, load_config
 from synthret_ray.data.beir import DataFormatError
 from synthret_ray.pipeline import RecipeConfig, run_recipe
-from tests.conftest import TINY_QRELS, TINY_QUERIES, write_beir
+from tests.conftest import REPO, TINY_QRELS, TINY_QUERIES, write_beir
 
 TRAIN_QUERIES = {
     "t1": "how is sourdough leavened",
@@ -45,15 +49,50 @@ def recipe(data: Path, run_dir: Path, **values) -> RecipeConfig:
     return RecipeConfig.model_validate({**base, **values})
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def ray_head(tmp_path):
+    """A one-node Ray cluster started as users start one (`ray start --head`), with the job server on
+    127.0.0.1; stopped (`ray stop`) after the test."""
+    import ray
+
+    ray.shutdown()  # the shared test cluster of this process (`ray stop` below stops every cluster here)
+    ray_cli = str(Path(sys.executable).parent / "ray")
+    port, dashboard = _free_port(), _free_port()
+    start = [ray_cli, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2"]
+    start += ["--include-dashboard=true", "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard}"]
+    subprocess.run([*start, "--disable-usage-stats"], check=True, capture_output=True, timeout=120)
+    try:
+        yield {"gcs": f"127.0.0.1:{port}", "jobs": f"http://127.0.0.1:{dashboard}", "cli": ray_cli}
+    finally:
+        ray.shutdown()
+        subprocess.run([ray_cli, "stop", "--force"], capture_output=True, timeout=120)
+
+
 @pytest.mark.slow
-def test_sycl_recipe_runs_skips_finished_stages_and_redoes_from_a_stage(ray_local, tmp_path):
+def test_sycl_recipe_submitted_as_a_ray_job_then_skips_finished_stages_and_redoes_from_a_stage(ray_head, tmp_path):
+    import ray
+
     data = tiny_dataset(tmp_path / "data")
     run_dir = tmp_path / "run"
     cfg = recipe(data, run_dir)
-    ran: list[str] = []
-    summary = run_recipe(cfg, log=ran.append)
-    assert ran == [f"[{s}] running" for s in ("split", "graded", "listwise", "evaluate")]
+    config_file = tmp_path / "recipe.yaml"
+    config_file.write_text(yaml.safe_dump(cfg.model_dump(mode="json", exclude_unset=True)))
+    # As the README launches a recipe on a running cluster: the repository as working dir, outputs on a path
+    # every node sees (here the one machine's disk).
+    submit = [ray_head["cli"], "job", "submit", "--address", ray_head["jobs"], "--working-dir", str(REPO)]
+    entrypoint = [sys.executable, "-m", "synthret_ray.cli", "run", "--config", str(config_file), "-q"]
+    job = subprocess.run([*submit, "--", *entrypoint], capture_output=True, text=True, timeout=600)
+    assert job.returncode == 0 and "succeeded" in job.stdout, job.stdout[-3000:] + job.stderr[-3000:]
+    assert "[graded] running" in job.stdout and "listwise" in job.stdout
 
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert list(summary["stages"]) == ["split", "graded", "listwise", "evaluate"]
     split = summary["stages"]["split"]
     assert (split["train_queries"], split["dev_queries"], split["dropped_test_queries"]) == (3, 1, 0)
     train_ids = {json.loads(line)["_id"] for line in (run_dir / "split/train/queries.jsonl").read_text().splitlines()}
@@ -61,14 +100,21 @@ def test_sycl_recipe_runs_skips_finished_stages_and_redoes_from_a_stage(ray_loca
     assert train_ids | dev_ids == set(TRAIN_QUERIES) and not train_ids & dev_ids
     assert (run_dir / "split/dev/corpus.jsonl").is_symlink()
     assert summary["stages"]["graded"]["exported"]["listwise.parquet"] >= 1
+    assert summary["stages"]["graded"]["actor_cpu_hours"] > 0 and summary["stages"]["listwise"]["worker_cpu_hours"] > 0
+    history = summary["stages"]["listwise"]["history"]  # every report of the run, from train/listwise/metrics.jsonl
+    assert [row["step"] for row in history] == [row["step"] for row in map(json.loads, _lines(run_dir))]
+    assert history and all("loss" in row and "ndcg_at_10" in row for row in history)
     systems = summary["evaluation"]["systems"]
     assert set(systems) == {"bm25", "zero-shot", "listwise"}
     assert all(s["num_queries"] == len(TINY_QUERIES) for s in systems.values())  # the test split, scored once
-    assert json.loads((run_dir / "summary.json").read_text()) == json.loads(json.dumps(summary, default=str))
+    assert sorted(Path(p).name for p in summary["plots"]) == ["test_metrics.png", "training_curves.png"]
+    assert all(Path(p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in summary["plots"])
 
-    ran.clear()
+    ray.init(address=ray_head["gcs"], log_to_driver=False)  # the same cluster, from a driver in this process
+    ran: list[str] = []
     again = run_recipe(cfg, log=ran.append)
-    assert all(line.endswith("skipped") for line in ran) and again["evaluation"] == summary["evaluation"]
+    assert len(ran) == 4 and all(line.endswith("skipped") for line in ran)
+    assert again["evaluation"] == summary["evaluation"]
 
     ran.clear()
     run_recipe(cfg, from_stage="listwise", log=ran.append)
@@ -77,6 +123,10 @@ def test_sycl_recipe_runs_skips_finished_stages_and_redoes_from_a_stage(ray_loca
         "[graded] done before with the same config, skipped",
     ]
     assert ran[2:] == ["[listwise] running", "[evaluate] running"]
+
+
+def _lines(run_dir: Path) -> list[str]:
+    return (run_dir / "train" / "listwise" / "metrics.jsonl").read_text().splitlines()
 
 
 def test_test_queries_never_train_or_select_checkpoints(tmp_path):

@@ -1,0 +1,135 @@
+"""Retrieval quality of the three recipes, trained only on data the packaged teacher (SmolLM2-135M) wrote.
+
+For each dataset and recipe this runs ``synthret run`` (a fresh process, as a user runs it) with the recipe's
+CPU config from ``configs/recipes/`` and the sizes given here, then collects the test-split numbers of each run's
+``summary.json``: BM25, zero-shot MiniLM, the recipe's student(s), and for the reranker recipe BM25 top 100
+reranked by the trained cross-encoder. Training queries are generated from the corpus (none of these datasets'
+test queries feed synthesis, training or checkpoint selection; dev queries are held out of the generated ones).
+Run folders persist under ``--run-root``: a rerun skips finished stages, so an interrupted benchmark resumes.
+
+    .venv/bin/python benchmarks/quality.py --datasets cranfield cisi --recipes sycl reranker syntriever
+
+Each trained system is a case: it wins when its nDCG@10 beats zero-shot MiniLM on the same dataset. The last
+line is ``beats_zero_shot=<cases won>/<cases>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from _common import SHARED_DATASETS
+
+REPO = Path(__file__).resolve().parents[1]
+RECIPE_CONFIGS = {
+    "sycl": REPO / "configs" / "recipes" / "sycl_cranfield.yaml",
+    "syntriever": REPO / "configs" / "recipes" / "syntriever_scifact.yaml",
+    "reranker": REPO / "configs" / "recipes" / "reranker_medquad.yaml",
+}
+# The recipe's final student: the system each case compares with zero-shot MiniLM.
+STUDENT = {"sycl": "listwise", "syntriever": "stage2", "reranker": "bm25 >> reranker"}
+ZERO_SHOT_FROM = ("sycl", "syntriever")  # recipes whose evaluation also scores zero-shot MiniLM
+
+
+def run_recipe(dataset: str, recipe: str, args: argparse.Namespace) -> dict:
+    run_dir = Path(args.run_root) / dataset / recipe
+    overrides = [
+        f"data={Path(args.data_root) / dataset}",
+        f"run_dir={run_dir}",
+        "train_queries=generate",
+        "dev_split=null",
+        f"passages={args.passages}",
+        f"max_queries={args.max_queries}",
+        *args.set,
+    ]
+    command = [sys.executable, "-m", "synthret_ray.cli", "run", "--config", str(RECIPE_CONFIGS[recipe]), "-q"]
+    command += overrides
+    print("$ " + " ".join(command), flush=True)
+    log = run_dir.parent / f"{recipe}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as out:
+        done = subprocess.run(command, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+    if done.returncode != 0:
+        print(f"  failed (exit {done.returncode}); see {log}", flush=True)
+        return {}
+    return json.loads((run_dir / "summary.json").read_text())
+
+
+def zero_shot(dataset: str, args: argparse.Namespace) -> dict:
+    """Zero-shot MiniLM on the test split, for datasets where only the reranker recipe ran."""
+    out = Path(args.run_root) / dataset / "zero-shot" / "results.json"
+    if not out.exists():
+        command = [sys.executable, "-m", "synthret_ray.cli", "eval", "--data", str(Path(args.data_root) / dataset)]
+        command += ["--split", "test", "--retriever", "dense", "--model", "minilm", "--out", str(out), "-q"]
+        print("$ " + " ".join(command), flush=True)
+        subprocess.run(command, cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+    return {"system": "zero-shot", **json.loads(out.read_text())["metrics"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--datasets", nargs="+", default=["scifact", "medquad", "cranfield", "cisi"])
+    parser.add_argument("--recipes", nargs="+", default=["sycl", "syntriever", "reranker"], choices=STUDENT)
+    parser.add_argument("--data-root", default=str(SHARED_DATASETS))
+    parser.add_argument("--run-root", default=str(REPO / "runs" / "quality"))
+    parser.add_argument("--passages", type=int, default=120, help="Corpus passages queries are generated from.")
+    parser.add_argument("--max-queries", type=int, default=48, help="Training queries kept per recipe.")
+    parser.add_argument("--set", nargs="*", default=[], help="Extra key=value overrides for every recipe.")
+    parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "quality.json"))
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
+    rows: list[dict] = []
+    won = cases = 0
+    for dataset in args.datasets:
+        summaries = {recipe: run_recipe(dataset, recipe, args) for recipe in args.recipes}
+        systems: dict[str, dict] = {}
+        for recipe, summary in summaries.items():
+            for name, metrics in (summary.get("evaluation", {}).get("systems", {})).items():
+                key = name if name in ("bm25", "zero-shot") else f"{recipe}: {name}"
+                systems.setdefault(key, {**metrics, "recipe": recipe if key != name else "-"})
+        if "zero-shot" not in systems:
+            systems["zero-shot"] = {**zero_shot(dataset, args), "recipe": "-"}
+        base = systems["zero-shot"]["ndcg_at_10"]
+        for key, metrics in systems.items():
+            recipe = metrics["recipe"]
+            final = recipe != "-" and key == f"{recipe}: {STUDENT[recipe]}"
+            if final:
+                cases += 1
+                won += metrics["ndcg_at_10"] > base
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "system": key,
+                    "ndcg_at_10": round(100 * metrics["ndcg_at_10"], 2),
+                    "recall_at_100": round(100 * metrics["recall_at_100"], 2),
+                    "final_student": final,
+                    "beats_zero_shot": (metrics["ndcg_at_10"] > base) if final else None,
+                }
+            )
+        for recipe in args.recipes:
+            if not summaries[recipe]:
+                cases += 1  # a recipe that failed counts as a lost case
+                rows.append({"dataset": dataset, "system": f"{recipe}: failed", "final_student": True})
+
+    print(f"\n| dataset | system | nDCG@10 | R@100 | beats zero-shot |\n|---|---|---|---|---|")
+    for row in rows:
+        mark = {True: "yes", False: "no", None: ""}[row.get("beats_zero_shot")]
+        print(
+            f"| {row['dataset']} | {row['system']} | {row.get('ndcg_at_10', '-')} | {row.get('recall_at_100', '-')} "
+            f"| {mark} |"
+        )
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    settings = {"passages": args.passages, "max_queries": args.max_queries, "set": args.set}
+    Path(args.out).write_text(json.dumps({"settings": settings, "rows": rows}, indent=2))
+    print(f"beats_zero_shot={won}/{cases}")
+
+
+if __name__ == "__main__":
+    main()
