@@ -104,21 +104,20 @@ def print_summary(summary: dict) -> None:
 
     rows = list(summary["evaluation"]["systems"].values())
     print_metrics(rows, title=f"{summary['recipe']} on {summary['data']} ({summary['test_split']})", console=console)
-    table = Table(title="stages")
-    columns = ("stage", "seconds", "rows", "ok", "malformed", "filtered", "generated tokens", "GPU h", "CPU h")
-    for col in columns:
+    table = Table(title="stages (bad = malformed, filt = filtered rows)")
+    for col in ("stage", "s", "rows", "ok", "bad", "filt", "tokens", "GPU h", "CPU h"):
         table.add_column(col, justify="right")
     for name, stage in summary["stages"].items():
         statuses = stage.get("statuses", {})
+        hours = [stage.get("gpu_hours"), stage.get("actor_cpu_hours", stage.get("worker_cpu_hours"))]
         table.add_row(
             name,
-            _fmt(stage.get("wall_seconds")),
+            f"{stage.get('wall_seconds', 0):.0f}",
             _fmt(stage.get("rows", stage.get("train_queries"))),
             *(_fmt(statuses.get(s)) for s in ("ok", "malformed", "filtered")),
             _fmt(stage.get("generated_tokens")),
-            _fmt(stage.get("gpu_hours")),
-            # CPU-hours reserved by engine actors or training workers (the driver's own work is not counted)
-            _fmt(stage.get("actor_cpu_hours", stage.get("worker_cpu_hours"))),
+            # hours reserved by engine actors or training workers (the driver's own work is not counted)
+            *("-" if h is None else f"{h:.3f}" for h in hours),
         )
     console.print(table)
     console.print(f"plots: {', '.join(summary.get('plots', []))}", soft_wrap=True)

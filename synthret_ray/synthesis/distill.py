@@ -10,6 +10,7 @@ so stage 1 can also be trained without verification.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pyarrow as pa
@@ -116,16 +117,21 @@ class DistillTask(Task):
         return Outcome(fields, notes=notes)
 
     def export(self, rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-        return {"distill.parquet": [to_training_row(row, positive_ok=True) for row in rows]}
+        return {"distill.parquet": training_rows(rows, lambda row: True)}
 
 
-def to_training_row(row: dict[str, Any], positive_ok: bool) -> dict[str, Any]:
-    """Syntriever's multi-positive group: positives = q_cot (when parsed) + p+ if it is trusted; a rejected p+
-    becomes one more hard negative."""
-    positives = [row["cot_query"]] if row.get("cot_query") else []
-    negatives = list(row.get("negatives") or [])
-    if positive_ok:
-        positives.append(row["positive"])
-    else:
-        negatives.insert(0, row["positive"])
-    return {"query": row["query"], "positives": positives, "negatives": negatives}
+def training_rows(rows: list[dict[str, Any]], trusted: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
+    """Syntriever's multi-positive groups: positives = q_cot (when parsed) + p+ if ``trusted(row)``; a rejected
+    p+ becomes one more hard negative. A query left with no positive (p+ rejected, q_cot unparsed) has nothing to
+    learn from and is not exported (the run folder keeps its row)."""
+    out = []
+    for row in rows:
+        positives = [row["cot_query"]] if row.get("cot_query") else []
+        negatives = list(row.get("negatives") or [])
+        if trusted(row):
+            positives.append(row["positive"])
+        else:
+            negatives.insert(0, row["positive"])
+        if positives:
+            out.append({"query": row["query"], "positives": positives, "negatives": negatives})
+    return out

@@ -44,6 +44,25 @@ def load_queries(cfg: SynthesisConfig) -> dict[str, str]:
     return {qid: queries[qid] for qid in judged if qid in queries}
 
 
+def load_judged(cfg: SynthesisConfig) -> dict[str, list[str]]:
+    """Relevant document ids of each ``input.queries`` query: the qrels beside a queries file or run folder
+    (a generated query's source passage), or the split's qrels; {} when there are none."""
+    source = cfg.input.queries
+    assert source is not None
+    if source in available_splits(cfg.input.data) and not Path(source).exists():
+        qrels = read_qrels(cfg.input.data, source)
+    else:
+        folder = str(Path(source).parent) if source.endswith(".jsonl") else source
+        if fs.exists(fs.join(folder, "export", "queries.jsonl")):
+            folder = fs.join(folder, "export")
+        splits = available_splits(folder) if fs.exists(fs.join(folder, "qrels")) else []
+        qrels = {}
+        for split in splits:
+            for qid, rels in read_qrels(folder, split).items():
+                qrels.setdefault(qid, {}).update(rels)
+    return {qid: [d for d, score in rels.items() if score > 0] for qid, rels in qrels.items()}
+
+
 def retrieve_candidates(
     corpus: dict[str, dict[str, str]], queries: dict[str, str], cfg: CandidatesConfig, progress: bool
 ) -> dict[str, list[str]]:
@@ -113,6 +132,7 @@ def build_units(cfg: SynthesisConfig, task: Task, progress: bool = False) -> tup
 
     corpus = read_corpus(cfg.input.data)
     candidates = retrieve_candidates(corpus, {q: queries[q] for q in qids}, cfg.candidates, progress)
+    judged = load_judged(cfg) if cfg.task == "label" else {}
     units = []
     for q in qids:
         doc_ids = candidates[q]
@@ -123,6 +143,7 @@ def build_units(cfg: SynthesisConfig, task: Task, progress: bool = False) -> tup
                 "query": queries[q],
                 "doc_ids": doc_ids,
                 "documents": [cut(doc_text(corpus[d])) for d in doc_ids],
+                "known_positives": [cut(doc_text(corpus[d])) for d in judged.get(q, []) if d in corpus],
             }
         )
     return units, notes

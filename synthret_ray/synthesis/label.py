@@ -2,8 +2,12 @@
 model, top k), the teacher classifies each candidate as relevant or not (or grades it 0-3 with
 ``graded_labels``; grade >= 2 counts as relevant).
 
-Export: ``reranker.parquet``, one LCE group per relevant candidate: (query, positive, negatives = the
-candidates judged not relevant). A query with no relevant or no irrelevant candidate gives no group.
+The query's judged documents (the passage a generated query was written from, or the train qrels of a dataset's
+own training query) are known positives: they are stored with the row and win over the teacher's label.
+
+Export: ``reranker.parquet``, one LCE group per positive (known ones and candidates judged relevant):
+(query, positive, negatives = the other candidates judged not relevant). A query with no positive or no
+irrelevant candidate gives no group.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from synthret_ray.synthesis.task import (
     Outcome,
     Part,
     chat,
+    distinct,
     parse_grade,
     parse_yes_no,
 )
@@ -50,6 +55,7 @@ class LabelTask(CandidateTask):
     max_new_tokens = 4
     columns = {
         **CandidateTask.columns,
+        "known_positives": pa.list_(pa.string()),  # judged documents of the query, not asked to the teacher
         "labels": pa.list_(pa.int64()),  # 1/0 (or grades 0-3); -1 where the answer could not be read
     }
 
@@ -85,8 +91,9 @@ class LabelTask(CandidateTask):
         groups = []
         for row in rows:
             pairs = list(zip(row["documents"], row["labels"], strict=True))
-            positives = [d for d, label in pairs if label >= threshold]
-            negatives = [d for d, label in pairs if 0 <= label < threshold]
+            judged = [d for d, label in pairs if label >= threshold]
+            positives = distinct([*(row.get("known_positives") or []), *judged])
+            negatives = [d for d, label in pairs if 0 <= label < threshold and d not in positives]
             if negatives:
                 groups += [{"query": row["query"], "positive": p, "negatives": negatives} for p in positives]
         return {"reranker.parquet": groups}

@@ -11,7 +11,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from synthret_ray.synthesis.distill import DistillTask, to_training_row
+from synthret_ray.synthesis.distill import DistillTask, training_rows
 from synthret_ray.synthesis.task import YES_NO_SCHEMA, Outcome, Part, Task, chat, parse_yes_no
 
 PROMPT_VERSION = "verify-v1"
@@ -50,4 +50,4 @@ class VerifyTask(Task):
         return Outcome({"verdict": verdict}, notes=[f"verdict: {verdict}"])
 
     def export(self, rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-        return {"distill.parquet": [to_training_row(row, positive_ok=row["verdict"] == "yes") for row in rows]}
+        return {"distill.parquet": training_rows(rows, lambda row: row["verdict"] == "yes")}

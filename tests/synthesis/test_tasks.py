@@ -65,6 +65,8 @@ def test_verify_yes_keeps_the_positive_and_no_relabels_it_as_negative():
     files = task.export([{**row, "verdict": "yes"}, {**row, "verdict": "no"}])["distill.parquet"]
     assert files[0] == {"query": QUERY, "positives": ["cot", POSITIVE], "negatives": [NEGATIVE_1]}
     assert files[1] == {"query": QUERY, "positives": ["cot"], "negatives": [POSITIVE, NEGATIVE_1]}
+    # rejected p+ and no q_cot: nothing left to learn from, so no training row (it broke stage 1 before)
+    assert task.export([{**row, "cot_query": None, "verdict": "no"}])["distill.parquet"] == []
 
 
 def test_graded_labels_are_the_levels_and_one_usable_level_is_filtered():
@@ -93,6 +95,10 @@ def test_label_builds_lce_groups_from_relevant_and_irrelevant_candidates():
     assert out.notes == ["candidate: unreadable label"]
     groups = task.export([{**unit, **out.fields}])["reranker.parquet"]
     assert groups == [{"query": QUERY, "positive": POSITIVE, "negatives": [NEGATIVE_1]}]
+    # a known positive (the passage the query was written from) wins over the teacher's "no"
+    said_no = task.assemble(unit, {"c0": "no", "c1": "no", "c2": "no"}).fields
+    groups = task.export([{**unit, **said_no, "known_positives": [POSITIVE]}])["reranker.parquet"]
+    assert groups == [{"query": QUERY, "positive": POSITIVE, "negatives": [NEGATIVE_1, NEGATIVE_2]}]
     graded = make_task(cfg("label", graded_labels=True))
     assert graded.assemble(unit, {"c0": "3", "c1": "1", "c2": "2"}).fields == {"labels": [3, 1, 2]}
 
