@@ -159,8 +159,36 @@ def test_stage_settings_are_validated_with_their_prefix(tmp_path):
 
 
 def test_shipped_recipes_validate():
+    from synthret_ray.pipeline.runner import RecipeRun
+
     configs = Path(__file__).resolve().parents[2] / "configs"
     paths = [configs / "quickstart.yaml", *sorted((configs / "recipes").glob("*.yaml"))]
     for path in paths:
         assert path.read_text().startswith("#")
-        load_config(RecipeConfig, path)
+        cfg = load_config(RecipeConfig, path)
+        run = RecipeRun(cfg)  # each stage's settings validate as its SynthesisConfig / TrainConfig
+        for task in cfg.synthesis:
+            derived = {"input": {"data": cfg.data, "queries": "train", "source_run": "distill"}}
+            if task == "prefer":  # the runner points prefer at the stage-1 model
+                derived["candidates"] = {"retriever": "dense", "model": "stage1"}
+            run.synthesis_config(task, **derived)
+        for stage in cfg.training:
+            run.train_config(stage, "train.parquet", cfg.student)
+
+
+def test_plots_skip_training_curves_when_no_stage_trained(tmp_path):
+    from synthret_ray.pipeline.plots import write_plots
+
+    systems = {"bm25": {"ndcg_at_10": 0.5, "recall_at_100": 0.9}, "zero-shot": {"ndcg_at_10": 0.6}}
+    summary = {"recipe": "sycl", "data": "d", "test_split": "test", "stages": {"split": {}}}
+    written = write_plots({**summary, "evaluation": {"systems": systems}}, str(tmp_path))
+    assert written == [str(tmp_path / "test_metrics.png")] and (tmp_path / "test_metrics.png").stat().st_size > 0
+
+
+def test_metrics_log_keeps_the_last_report_of_a_step(tmp_path):
+    from synthret_ray.training.trainer import MetricsLog, read_metrics_log
+
+    log = MetricsLog(str(tmp_path / "metrics.jsonl"))
+    for step, loss in [(1, 0.9), (2, 0.7), (2, 0.6), (3, 0.5)]:  # step 2 again: a resume before the next report
+        log.after_report(None, [{"step": step, "loss": loss}], None)
+    assert [(r["step"], r["loss"]) for r in read_metrics_log(log.uri)] == [(1, 0.9), (2, 0.6), (3, 0.5)]
