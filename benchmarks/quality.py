@@ -44,7 +44,7 @@ def run_recipe(dataset: str, recipe: str, args: argparse.Namespace) -> dict:
         "dev_split=null",
         f"passages={args.passages}",
         f"max_queries={args.max_queries}",
-        *args.set,
+        *(value.split(":", 1)[-1] for value in args.set if ":" not in value or value.startswith(f"{recipe}:")),
     ]
     command = [sys.executable, "-m", "synthret_ray.cli", "run", "--config", str(RECIPE_CONFIGS[recipe]), "-q"]
     command += overrides
@@ -78,7 +78,9 @@ def main() -> None:
     parser.add_argument("--run-root", default=str(REPO / "runs" / "quality"))
     parser.add_argument("--passages", type=int, default=120, help="Corpus passages queries are generated from.")
     parser.add_argument("--max-queries", type=int, default=48, help="Training queries kept per recipe.")
-    parser.add_argument("--set", nargs="*", default=[], help="Extra key=value overrides for every recipe.")
+    parser.add_argument(
+        "--set", nargs="*", default=[], help="Extra overrides: key=value for every recipe, recipe:key=value for one."
+    )
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "quality.json"))
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -118,7 +120,7 @@ def main() -> None:
                 cases += 1  # a recipe that failed counts as a lost case
                 rows.append({"dataset": dataset, "system": f"{recipe}: failed", "final_student": True})
 
-    print(f"\n| dataset | system | nDCG@10 | R@100 | beats zero-shot |\n|---|---|---|---|---|")
+    print("\n| dataset | system | nDCG@10 | R@100 | beats zero-shot |\n|---|---|---|---|---|")
     for row in rows:
         mark = {True: "yes", False: "no", None: ""}[row.get("beats_zero_shot")]
         print(
