@@ -16,20 +16,27 @@ from synthret_ray.synthesis.config import CandidatesConfig, SynthesisConfig
 from synthret_ray.synthesis.task import Task, cut_words
 
 
+def _is_path(source: str) -> bool:
+    return fs.is_remote(source) or Path(source).exists()
+
+
+def _queries_folder(source: str) -> str:
+    """The BEIR folder of ``input.queries`` given as a path: a queries run folder, a folder, or a queries.jsonl."""
+    if fs.exists(fs.join(source, "export", "queries.jsonl")):
+        return fs.join(source, "export")
+    if source.endswith(".jsonl"):
+        if Path(source).name != "queries.jsonl":
+            raise DataFormatError(source, None, None, "a queries file must be named queries.jsonl (BEIR layout)")
+        return str(Path(source).parent)
+    return source
+
+
 def load_queries(cfg: SynthesisConfig) -> dict[str, str]:
     """``input.queries`` as {query id: text}: a queries run folder, a queries.jsonl, or a split of ``input.data``."""
     source = cfg.input.queries
     assert source is not None
-    path = Path(source)
-    if fs.is_remote(source) or path.exists():
-        folder = source
-        if fs.exists(fs.join(source, "export", "queries.jsonl")):
-            folder = fs.join(source, "export")
-        elif source.endswith(".jsonl"):
-            folder = str(path.parent)
-            if path.name != "queries.jsonl":
-                raise DataFormatError(source, None, None, "a queries file must be named queries.jsonl (BEIR layout)")
-        return read_queries(folder)
+    if _is_path(source):
+        return read_queries(_queries_folder(source))
     splits = available_splits(cfg.input.data)
     if source not in splits:
         raise DataFormatError(
@@ -49,15 +56,11 @@ def load_judged(cfg: SynthesisConfig) -> dict[str, list[str]]:
     (a generated query's source passage), or the split's qrels; {} when there are none."""
     source = cfg.input.queries
     assert source is not None
-    if source in available_splits(cfg.input.data) and not Path(source).exists():
+    if not _is_path(source):
         qrels = read_qrels(cfg.input.data, source)
     else:
-        folder = str(Path(source).parent) if source.endswith(".jsonl") else source
-        if fs.exists(fs.join(folder, "export", "queries.jsonl")):
-            folder = fs.join(folder, "export")
-        splits = available_splits(folder) if fs.exists(fs.join(folder, "qrels")) else []
-        qrels = {}
-        for split in splits:
+        folder, qrels = _queries_folder(source), {}
+        for split in available_splits(folder) if fs.exists(fs.join(folder, "qrels")) else []:
             for qid, rels in read_qrels(folder, split).items():
                 qrels.setdefault(qid, {}).update(rels)
     return {qid: [d for d, score in rels.items() if score > 0] for qid, rels in qrels.items()}

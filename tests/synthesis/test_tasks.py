@@ -152,3 +152,24 @@ def test_fingerprint_ignores_resources_but_not_sampling():
     a = cfg("distill")
     assert a.fingerprint() == cfg("distill", engine={"num_actors": 2, "batch_size": 3}, shard_rows=5).fingerprint()
     assert a.fingerprint() != cfg("distill", sampling={"temperature": 0.7}).fingerprint()
+
+
+def test_label_units_carry_the_judged_documents_of_their_queries(tmp_path):
+    from synthret_ray.data.beir import doc_text
+    from synthret_ray.synthesis.inputs import build_units
+    from tests.conftest import TINY_CORPUS, write_beir
+
+    def text(doc_id: str) -> str:
+        title, body = TINY_CORPUS[doc_id]
+        return doc_text({"title": title, "text": body})
+
+    data = write_beir(tmp_path / "data", qrels={"q1": {"d1": 1}, "q2": {"d2": 1, "d4": 0}}, split="train")
+    # the queries as a file beside its qrels (what the recipe's split stage writes), or as the dataset's split
+    split = write_beir(tmp_path / "split", corpus={}, queries={"q1": "sourdough"}, qrels={"q1": {"d1": 1}})
+    by_file = cfg("label", input={"data": str(data), "queries": str(split / "queries.jsonl")}, candidates={"k": 2})
+    units, _ = build_units(by_file, make_task(by_file))
+    assert [(u["query_id"], u["known_positives"]) for u in units] == [("q1", [text("d1")])]
+    by_split = cfg("label", input={"data": str(data), "queries": "train"}, candidates={"k": 2})
+    units, _ = build_units(by_split, make_task(by_split))
+    # a grade-0 judgment is not a positive
+    assert {u["query_id"]: u["known_positives"] for u in units} == {"q1": [text("d1")], "q2": [text("d2")]}
