@@ -8,7 +8,7 @@ Small datasets load in memory; ``corpus_dataset`` streams a large corpus as a Ra
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -158,6 +158,17 @@ def read_qrels(data_dir: str, split: str) -> dict[str, dict[str, int]]:
     for qid, did, score in _strict(scan_qrels(path)):
         qrels.setdefault(qid, {})[did] = score
     return qrels
+
+
+def encode_jsonl(records: Iterable[dict[str, Any]]) -> bytes:
+    """JSON lines as ``corpus.jsonl`` / ``queries.jsonl`` hold them."""
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode("utf-8")
+
+
+def encode_qrels(judgments: Iterable[tuple[str, str, int]]) -> bytes:
+    """A ``qrels/<split>.tsv`` file: the header, then one ``query-id corpus-id score`` line per judgment."""
+    lines = [QRELS_HEADER_LINE, *(f"{q}\t{d}\t{score}" for q, d, score in judgments)]
+    return ("\n".join(lines) + "\n").encode("utf-8")
 
 
 def available_splits(data_dir: str) -> list[str]:

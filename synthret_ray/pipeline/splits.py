@@ -9,12 +9,18 @@ are dropped and counted, so the test score stays honest even if a dataset's spli
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from typing import Any
 
 from synthret_ray.data import fs
-from synthret_ray.data.beir import DataFormatError, available_splits, read_qrels, read_queries
+from synthret_ray.data.beir import (
+    DataFormatError,
+    available_splits,
+    encode_jsonl,
+    encode_qrels,
+    read_qrels,
+    read_queries,
+)
 from synthret_ray.pipeline.config import RecipeConfig
 
 
@@ -23,25 +29,20 @@ def _bucket(query_id: str) -> float:
     return int(hashlib.sha1(query_id.encode()).hexdigest()[:8], 16) / 2**32
 
 
-def _write_lines(uri: str, lines: list[str]) -> None:
-    fs.write_bytes(uri, "".join(line + "\n" for line in lines).encode("utf-8"))
-
-
 def _write_beir_queries(folder: str, queries: dict[str, str], qrels: dict[str, dict[str, int]], split: str) -> None:
-    _write_lines(fs.join(folder, "queries.jsonl"), [json.dumps({"_id": q, "text": t}) for q, t in queries.items()])
-    rows = ["query-id\tcorpus-id\tscore"] + [f"{q}\t{d}\t{s}" for q in queries for d, s in qrels.get(q, {}).items()]
-    _write_lines(fs.join(folder, "qrels", f"{split}.tsv"), rows)
+    fs.write_bytes(fs.join(folder, "queries.jsonl"), encode_jsonl({"_id": q, "text": t} for q, t in queries.items()))
+    judgments = ((q, d, score) for q in queries for d, score in qrels.get(q, {}).items())
+    fs.write_bytes(fs.join(folder, "qrels", f"{split}.tsv"), encode_qrels(judgments))
 
 
 def _link_corpus(data: str, folder: str) -> None:
     """The dev folder shares the dataset's corpus: a symlink locally, a copy on remote storage."""
     source, target = fs.join(data, "corpus.jsonl"), fs.join(folder, "corpus.jsonl")
     if fs.is_remote(target) or fs.is_remote(source):
-        filesystem, src = fs.resolve(source)
-        dst_fs, dst = fs.resolve(target)
-        with filesystem.open_input_stream(src) as i, dst_fs.open_output_stream(dst) as o:
-            while chunk := i.read(1 << 24):
-                o.write(chunk)
+        import pyarrow.fs as pafs
+
+        (src_fs, src), (dst_fs, dst) = fs.resolve(source), fs.resolve(target)
+        pafs.copy_files(src, dst, source_filesystem=src_fs, destination_filesystem=dst_fs)
         return
     if os.path.lexists(target):
         os.remove(target)

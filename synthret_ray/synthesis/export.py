@@ -8,13 +8,13 @@ ranks its source passage in its top k over the whole corpus.
 from __future__ import annotations
 
 import io
-import json
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from synthret_ray.data import fs
+from synthret_ray.data.beir import encode_jsonl, encode_qrels
 from synthret_ray.synthesis.config import SynthesisConfig
 from synthret_ray.synthesis.store import RunStore
 from synthret_ray.synthesis.task import Task
@@ -38,10 +38,9 @@ def _encode(name: str, rows: list[dict[str, Any]]) -> bytes:
         pq.write_table(pa.Table.from_pylist(rows), buffer)
         return buffer.getvalue()
     if name.endswith(".jsonl"):
-        return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
+        return encode_jsonl(rows)
     if name.endswith(".tsv"):
-        lines = ["query-id\tcorpus-id\tscore"] + [f"{r['query-id']}\t{r['corpus-id']}\t{r['score']}" for r in rows]
-        return ("\n".join(lines) + "\n").encode("utf-8")
+        return encode_qrels((r["query-id"], r["corpus-id"], r["score"]) for r in rows)
     raise ValueError(f"no writer for export file {name}")
 
 

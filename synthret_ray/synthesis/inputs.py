@@ -135,18 +135,18 @@ def build_units(cfg: SynthesisConfig, task: Task, progress: bool = False) -> tup
 
     corpus = read_corpus(cfg.input.data)
     candidates = retrieve_candidates(corpus, {q: queries[q] for q in qids}, cfg.candidates, progress)
-    judged = load_judged(cfg) if cfg.task == "label" else {}
+    judged = load_judged(cfg) if "known_positives" in task.columns else None
     units = []
     for q in qids:
         doc_ids = candidates[q]
-        units.append(
-            {
-                "id": task.unit_id(q, queries[q], doc_ids),
-                "query_id": q,
-                "query": queries[q],
-                "doc_ids": doc_ids,
-                "documents": [cut(doc_text(corpus[d])) for d in doc_ids],
-                "known_positives": [cut(doc_text(corpus[d])) for d in judged.get(q, []) if d in corpus],
-            }
-        )
+        unit = {
+            "id": task.unit_id(q, queries[q], doc_ids),
+            "query_id": q,
+            "query": queries[q],
+            "doc_ids": doc_ids,
+            "documents": [cut(doc_text(corpus[d])) for d in doc_ids],
+        }
+        if judged is not None:
+            unit["known_positives"] = [cut(doc_text(corpus[d])) for d in judged.get(q, []) if d in corpus]
+        units.append(unit)
     return units, notes

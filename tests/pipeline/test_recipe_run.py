@@ -102,7 +102,8 @@ def test_sycl_recipe_submitted_as_a_ray_job_then_skips_finished_stages_and_redoe
     assert summary["stages"]["graded"]["exported"]["listwise.parquet"] >= 1
     assert summary["stages"]["graded"]["actor_cpu_hours"] > 0 and summary["stages"]["listwise"]["worker_cpu_hours"] > 0
     history = summary["stages"]["listwise"]["history"]  # every report of the run, from train/listwise/metrics.jsonl
-    assert [row["step"] for row in history] == [row["step"] for row in map(json.loads, _lines(run_dir))]
+    logged = (run_dir / "train" / "listwise" / "metrics.jsonl").read_text().splitlines()
+    assert [row["step"] for row in history] == [json.loads(line)["step"] for line in logged]
     assert history and all("loss" in row and "ndcg_at_10" in row for row in history)
     systems = summary["evaluation"]["systems"]
     assert set(systems) == {"bm25", "zero-shot", "listwise"}
@@ -121,10 +122,6 @@ def test_sycl_recipe_submitted_as_a_ray_job_then_skips_finished_stages_and_redoe
     assert ran == [f"[{s}] done before with the same config, skipped" for s in ("split", "graded", "listwise")] + [
         "[evaluate] running"
     ]
-
-
-def _lines(run_dir: Path) -> list[str]:
-    return (run_dir / "train" / "listwise" / "metrics.jsonl").read_text().splitlines()
 
 
 def test_test_queries_never_train_or_select_checkpoints(tmp_path):
