@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import bm25s
 
-from synthret_ray.data.beir import doc_text
+from synthret_ray.data.beir import BeirData, doc_text
 from synthret_ray.evaluation.config import BM25Config
 from synthret_ray.evaluation.metrics import Run
 
@@ -38,3 +40,15 @@ def bm25_search(
         qid: {doc_ids[i]: float(s) for i, s in zip(indices[row], scores[row], strict=True) if s > 0}
         for row, qid in enumerate(qids)
     }
+
+
+def candidate_pool(data: BeirData, depth: int, cfg: BM25Config | None = None) -> BeirData:
+    """``data`` with its corpus cut to each query's judged documents and BM25 top ``depth``.
+
+    Dense evaluation of a model in training then encodes a few hundred documents per checkpoint instead of the
+    whole corpus, while the lexical hard negatives that decide nDCG@10 stay in (NanoBEIR builds its subsets the
+    same way). Scores on the pool are for comparing checkpoints, not for reporting against full-corpus numbers.
+    """
+    run = bm25_search(data.corpus, data.queries, depth, cfg or BM25Config(), progress=False)
+    keep = {d for docs in run.values() for d in docs} | {d for rels in data.qrels.values() for d in rels}
+    return replace(data, corpus={d: doc for d, doc in data.corpus.items() if d in keep})

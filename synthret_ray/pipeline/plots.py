@@ -31,8 +31,9 @@ def _training_curves(curves: dict[str, list[dict[str, Any]]]):
 
     fig, axes = plt.subplots(1, len(curves), figsize=(5 * len(curves), 3.6), squeeze=False)
     for ax, (stage, history) in zip(axes[0], curves.items(), strict=True):
-        steps = [row["step"] for row in history]
-        ax.plot(steps, [row.get("loss") for row in history], "o-", color="tab:blue", label="train loss")
+        trained = [(row["step"], row["loss"]) for row in history if row.get("loss") is not None]  # not step 0
+        if trained:
+            ax.plot(*zip(*trained, strict=True), "o-", color="tab:blue", label="train loss")
         ax.set(title=stage, xlabel="step")
         ax.set_ylabel("train loss", color="tab:blue")
         dev = [(row["step"], row["ndcg_at_10"]) for row in history if row.get("ndcg_at_10") is not None]

@@ -179,6 +179,11 @@ class RecipeRun:
 
         def run() -> dict[str, Any]:
             result = train(cfg)
+            if result.best_metrics.get("step") == 0:
+                self.log(
+                    f"[{name}] dev nDCG@10 was best before training (step 0): the exported model is the starting "
+                    f"model {cfg.model}"
+                )
             return {
                 "model": result.export_dir,
                 "rows": result.rows,

@@ -52,6 +52,17 @@ class EvalDuringTraining(StrictModel):
     split: str = Field("dev", description="Dev split; the test split is refused (it must never select checkpoints).")
     depth: int = Field(20, gt=0, description="reranker stage: BM25 candidates reranked per dev query.")
     batch_size: int = Field(64, gt=0, description="Encoding batch size for dev evaluation.")
+    pool_depth: int | None = Field(
+        100,
+        gt=0,
+        description="Dense stages: rank only the dev queries' judged documents and BM25 top N (built once), not "
+        "the whole corpus at every checkpoint; null ranks the whole corpus.",
+    )
+    at_start: bool = Field(
+        True,
+        description="Also evaluate and checkpoint the starting model (step 0), so checkpoint selection can keep "
+        "it when training makes dev nDCG@10 worse.",
+    )
 
 
 class LoggingSettings(StrictModel):

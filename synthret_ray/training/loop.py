@@ -82,6 +82,10 @@ class DevEvaluator:
 
         self.cfg = cfg
         self.data = load_beir(cfg.eval.data, cfg.eval.split)
+        if cfg.stage != "reranker" and cfg.eval.pool_depth:
+            from synthret_ray.evaluation.bm25 import candidate_pool
+
+            self.data = candidate_pool(self.data, cfg.eval.pool_depth)
         if cfg.stage == "reranker":
             self.eval_cfg = EvalConfig(
                 data=cfg.eval.data,
@@ -144,6 +148,7 @@ def train_worker(cfg: TrainConfig, runtime, steps_per_epoch: int) -> None:
     total_steps = steps_per_epoch * cfg.optim.epochs
     state = TrainState()
     with runtime.latest_checkpoint() as checkpoint:
+        fresh = checkpoint is None
         source, saved = _restore(cfg, checkpoint)
         model = build_model(cfg, source)
         opt = Optimization(cfg, model, total_steps, runtime)
@@ -161,6 +166,8 @@ def train_worker(cfg: TrainConfig, runtime, steps_per_epoch: int) -> None:
         reference.requires_grad_(False)
     evaluator = DevEvaluator(cfg) if (cfg.eval.data and runtime.rank == 0) else None
     resumed_from = state.global_step
+    if fresh and cfg.eval.data and cfg.eval.at_start:  # every rank: a checkpoint report is collective
+        _checkpoint(runtime, opt, state, evaluator, None, resumed_from)
 
     window = Window()
     for epoch in range(state.epoch, cfg.optim.epochs):
@@ -200,13 +207,16 @@ def train_worker(cfg: TrainConfig, runtime, steps_per_epoch: int) -> None:
         window = Window()
 
 
-def _checkpoint(runtime, opt: Optimization, state: TrainState, evaluator, window: Window, resumed_from: int) -> None:
+def _checkpoint(
+    runtime, opt: Optimization, state: TrainState, evaluator, window: Window | None, resumed_from: int
+) -> None:
+    """Report and save; ``window`` None is the starting model (step 0), which has no training loss yet."""
     metrics: dict[str, Any] = {
         "epoch": state.epoch,
         "step": state.global_step,
         "lr": opt.lr,
         "resumed_from_step": resumed_from,
-        **window.metrics(),
+        **(window.metrics() if window is not None else {}),
     }
     with scratch_dir() as tmp, opt.full_parameters():
         if evaluator is not None:

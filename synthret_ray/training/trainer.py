@@ -170,7 +170,8 @@ def _ingest(cfg: TrainConfig):
 
 def _best_checkpoint(result, scored: bool):
     if scored and result.best_checkpoints:
-        return max(result.best_checkpoints, key=lambda cm: cm[1].get("ndcg_at_10", float("-inf")))
+        # A tie goes to the later checkpoint: no dev evidence against the training done since.
+        return max(result.best_checkpoints, key=lambda cm: (cm[1].get("ndcg_at_10", float("-inf")), cm[1]["step"]))
     if result.checkpoint is None:
         raise RuntimeError("training finished without a checkpoint to export")
     return result.checkpoint, result.metrics or {}

@@ -34,6 +34,8 @@ def trial_config(base: dict[str, Any], params: dict[str, Any], output_dir: str, 
     """The trial's TrainConfig: the base with the sampled dotted keys set, in a folder of its own."""
     tree = copy.deepcopy(base)  # the sampled keys go into nested sections that the base shares across trials
     tree.update(output_dir=fs.join(output_dir, "trials"), run_name=trial, export_dir=None)
+    # The starting model is the same in every trial: its dev score would only tie them.
+    tree["eval"] = {**tree.get("eval", {}), "at_start": False}
     for key, value in params.items():
         set_dotted(tree, key, value)
     return TrainConfig.model_validate(tree)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 import yaml
@@ -29,6 +30,16 @@ def test_bm25_finds_each_answer_and_skips_the_query_own_id(tiny_beir):
 
 
 @pytest.mark.slow
+def test_candidate_pool_keeps_judged_documents_and_bm25_hits_only(tiny_beir):
+    from synthret_ray.evaluation.bm25 import candidate_pool
+
+    data = load_beir(str(tiny_beir))
+    judged = {"q2": {"d4": 1}}  # a judged document BM25 does not find for this query
+    pool = candidate_pool(replace(data, queries={"q2": data.queries["q2"]}, qrels=judged), depth=1)
+    assert set(pool.corpus) == {"d2", "d4"}  # BM25's top 1 for q2 and the judged one; the rest are cut
+    assert pool.corpus["d2"] == data.corpus["d2"] and len(data.corpus) > 2
+
+
 def test_dense_minilm(tiny_beir):
     result = run_eval(_cfg(tiny_beir, "retriever=dense", "model=minilm"), progress=False)
     assert result.metrics["ndcg_at_10"] == pytest.approx(1.0)

@@ -34,7 +34,8 @@ def test_each_stage_trains_and_exports_a_loadable_model(stage, stage_file, dev_b
 
     extra = ["loss.regularization=0.5"] if stage == "align" else []
     runtime = train_local(_cfg(stage, stage_file(stage), dev_beir, *extra), tmp_path / "ckpt", "cpu")
-    (metrics,) = runtime.history
+    start, metrics = runtime.history  # eval.at_start: the starting model is scored and kept as a candidate
+    assert start["step"] == 0 and "loss" not in start and 0.0 <= start["ndcg_at_10"] <= 1.0
     assert metrics["step"] == 2 and metrics["epoch"] == 1 and 0.0 <= metrics["ndcg_at_10"] <= 1.0
     model_dir = runtime.checkpoints[-1] / "model"
     if stage == "reranker":
