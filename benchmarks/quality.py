@@ -5,6 +5,7 @@ CPU config from ``configs/recipes/`` and the sizes given here, then collects the
 ``summary.json``: BM25, zero-shot MiniLM, the recipe's student(s), and for the reranker recipe BM25 top 100
 reranked by the trained cross-encoder. Training queries are generated from the corpus (none of these datasets'
 test queries feed synthesis, training or checkpoint selection; dev queries are held out of the generated ones).
+The first recipe of a dataset generates them and the others reuse them (``train_queries=<that run>/queries``).
 Run folders persist under ``--run-root``: a rerun skips finished stages, so an interrupted benchmark resumes.
 
     .venv/bin/python benchmarks/quality.py --datasets cranfield cisi --recipes sycl reranker syntriever
@@ -34,12 +35,12 @@ RECIPE_CONFIGS = {
 STUDENT = {"sycl": "listwise", "syntriever": "stage2", "reranker": "bm25 >> reranker"}
 
 
-def run_recipe(dataset: str, recipe: str, args: argparse.Namespace) -> dict:
+def run_recipe(dataset: str, recipe: str, args: argparse.Namespace, queries: Path | None) -> dict:
     run_dir = Path(args.run_root) / dataset / recipe
     overrides = [
         f"data={Path(args.data_root) / dataset}",
         f"run_dir={run_dir}",
-        "train_queries=generate",
+        f"train_queries={queries or 'generate'}",
         "dev_split=null",
         f"passages={args.passages}",
         f"max_queries={args.max_queries}",
@@ -89,7 +90,14 @@ def main() -> None:
     rows: list[dict] = []
     won = cases = 0
     for dataset in args.datasets:
-        summaries = {recipe: run_recipe(dataset, recipe, args) for recipe in args.recipes}
+        summaries, queries = {}, None
+        for recipe in args.recipes:
+            summaries[recipe] = run_recipe(dataset, recipe, args, queries)
+            # The first recipe generates the queries; the others train on the same ones (one generation per
+            # dataset, and the recipes compare on equal input).
+            marker = Path(args.run_root) / dataset / recipe / "stages" / "queries.json"
+            if queries is None and marker.exists() and json.loads(marker.read_text()).get("finished"):
+                queries = marker.parent.parent / "queries"
         systems: dict[str, dict] = {}
         for recipe, summary in summaries.items():
             for name, metrics in (summary.get("evaluation", {}).get("systems", {})).items():

@@ -21,8 +21,10 @@ class RecipeConfig(StrictModel):
     run_dir: str = Field(description="One folder per run: a sub-folder per stage, summary.json, plots.")
     train_queries: str = Field(
         "generate",
-        description="Training queries: 'generate' (task=queries over the corpus) or a split of `data` with qrels "
-        "(e.g. train). Never test.",
+        description="Training queries: 'generate' (task=queries over the corpus), a split of `data` with qrels "
+        "(e.g. train), or the path of queries generated before for the same corpus (another run's `queries` "
+        "folder, or a BEIR folder with queries.jsonl and qrels/train.tsv): generate once, compare recipes on the "
+        "same queries. Never test.",
     )
     passages: int | None = Field(100, gt=0, description="generate: corpus passages queries are written for.")
     max_queries: int | None = Field(None, gt=0, description="Cap on training queries (quick runs); null: all.")

@@ -31,6 +31,7 @@ from synthret_ray.data import fs
 from synthret_ray.pipeline.config import RecipeConfig
 from synthret_ray.pipeline.plots import write_plots
 from synthret_ray.synthesis.config import SynthesisConfig
+from synthret_ray.synthesis.inputs import is_path, queries_folder
 from synthret_ray.training.config import TrainConfig
 
 STAGES = {
@@ -221,6 +222,7 @@ class RecipeRun:
 
         config = {
             "train_queries": self.cfg.train_queries,
+            "source": _fingerprint(self.cfg.train_queries) if is_path(self.cfg.train_queries) else None,
             "dev_split": self.cfg.dev_split,
             "dev_fraction": self.cfg.dev_fraction,
             "max_queries": self.cfg.max_queries,
@@ -293,6 +295,15 @@ class RecipeRun:
 
 def run_recipe(cfg: RecipeConfig, from_stage: str | None = None, log: Callable[[str], None] = print) -> dict:
     return RecipeRun(cfg, from_stage, log).run()
+
+
+def _fingerprint(queries_source: str) -> str:
+    """Content hash of reused queries and their qrels: new queries at the same path redo the split."""
+    folder = queries_folder(queries_source)
+    digest = hashlib.sha1()
+    for uri in (fs.join(folder, "queries.jsonl"), fs.join(folder, "qrels", "train.tsv")):
+        digest.update(fs.read_bytes(uri) if fs.exists(uri) else b"-")
+    return digest.hexdigest()[:16]
 
 
 def _read_json(uri: str) -> dict[str, Any] | None:

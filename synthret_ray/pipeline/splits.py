@@ -22,6 +22,7 @@ from synthret_ray.data.beir import (
     read_queries,
 )
 from synthret_ray.pipeline.config import RecipeConfig
+from synthret_ray.synthesis.inputs import is_path, queries_folder
 
 
 def _bucket(query_id: str) -> float:
@@ -52,17 +53,17 @@ def _link_corpus(data: str, folder: str) -> None:
 def split_queries(cfg: RecipeConfig, queries_run: str, out: str) -> dict[str, Any]:
     splits = available_splits(cfg.data)
     test = read_qrels(cfg.data, cfg.test_split) if cfg.test_split in splits else {}
-    if cfg.train_queries == "generate":
-        export = fs.join(queries_run, "export")
-        queries, qrels = read_queries(export), read_qrels(export, "train")
+    if cfg.train_queries == "generate" or is_path(cfg.train_queries):
+        folder = queries_folder(queries_run if cfg.train_queries == "generate" else cfg.train_queries)
+        queries, qrels = read_queries(folder), read_qrels(folder, "train")
     else:
         if cfg.train_queries not in splits:
             raise DataFormatError(
                 cfg.data,
                 None,
                 "train_queries",
-                f"no qrels/{cfg.train_queries}.tsv; splits: "
-                f"{splits} (use train_queries=generate for a corpus without training queries)",
+                f"neither a split of the dataset (no qrels/{cfg.train_queries}.tsv; splits: {splits}) nor an "
+                "existing queries folder (use train_queries=generate for a corpus without training queries)",
             )
         qrels = read_qrels(cfg.data, cfg.train_queries)
         every = read_queries(cfg.data)
@@ -97,7 +98,9 @@ def split_queries(cfg: RecipeConfig, queries_run: str, out: str) -> dict[str, An
         train_ids = train_ids[: cfg.max_queries]
     if not train_ids:
         raise DataFormatError(
-            queries_run if cfg.train_queries == "generate" else cfg.data,
+            cfg.data
+            if cfg.train_queries in splits
+            else queries_folder(queries_run if cfg.train_queries == "generate" else cfg.train_queries),
             None,
             "queries",
             "no training queries left after holding out dev queries",

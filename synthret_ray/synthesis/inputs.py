@@ -16,11 +16,11 @@ from synthret_ray.synthesis.config import CandidatesConfig, SynthesisConfig
 from synthret_ray.synthesis.task import Task, cut_words
 
 
-def _is_path(source: str) -> bool:
+def is_path(source: str) -> bool:
     return fs.is_remote(source) or Path(source).exists()
 
 
-def _queries_folder(source: str) -> str:
+def queries_folder(source: str) -> str:
     """The BEIR folder of ``input.queries`` given as a path: a queries run folder, a folder, or a queries.jsonl."""
     if fs.exists(fs.join(source, "export", "queries.jsonl")):
         return fs.join(source, "export")
@@ -35,8 +35,8 @@ def load_queries(cfg: SynthesisConfig) -> dict[str, str]:
     """``input.queries`` as {query id: text}: a queries run folder, a queries.jsonl, or a split of ``input.data``."""
     source = cfg.input.queries
     assert source is not None
-    if _is_path(source):
-        return read_queries(_queries_folder(source))
+    if is_path(source):
+        return read_queries(queries_folder(source))
     splits = available_splits(cfg.input.data)
     if source not in splits:
         raise DataFormatError(
@@ -56,10 +56,10 @@ def load_judged(cfg: SynthesisConfig) -> dict[str, list[str]]:
     (a generated query's source passage), or the split's qrels; {} when there are none."""
     source = cfg.input.queries
     assert source is not None
-    if not _is_path(source):
+    if not is_path(source):
         qrels = read_qrels(cfg.input.data, source)
     else:
-        folder, qrels = _queries_folder(source), {}
+        folder, qrels = queries_folder(source), {}
         for split in available_splits(folder) if fs.exists(fs.join(folder, "qrels")) else []:
             for qid, rels in read_qrels(folder, split).items():
                 qrels.setdefault(qid, {}).update(rels)

@@ -146,6 +146,29 @@ def test_split_drops_training_queries_judged_in_test(tmp_path):
         split_queries(recipe(only_leaks, tmp_path / "run2"), "", str(tmp_path / "split2"))
 
 
+def test_queries_generated_before_feed_the_split_and_their_content_keys_it(tmp_path):
+    from synthret_ray.pipeline.runner import _fingerprint, stages_of
+    from synthret_ray.pipeline.splits import split_queries
+
+    data = tiny_dataset(tmp_path / "data")
+    earlier = tmp_path / "earlier_run" / "queries"  # another run's queries stage: its export/ is BEIR
+    generated = {f"g{i}": text for i, text in enumerate(TRAIN_QUERIES.values())}
+    sources = {f"g{i}": rels for i, rels in enumerate(TRAIN_QRELS.values())}
+    write_beir(earlier / "export", corpus={}, queries=generated, qrels=sources, split="train")
+    cfg = recipe(data, tmp_path / "run", train_queries=str(earlier), dev_split=None)
+    assert "queries" not in stages_of(cfg)
+    out = split_queries(cfg, "", str(tmp_path / "split"))
+    assert out["train_queries"] + out["dev_queries"] == len(generated)
+    train_ids = {json.loads(line)["_id"] for line in (tmp_path / "split/train/queries.jsonl").read_text().splitlines()}
+    assert train_ids and train_ids <= set(generated)
+    before = _fingerprint(str(earlier))
+    (earlier / "export" / "queries.jsonl").write_text(json.dumps({"_id": "g9", "text": "new"}) + "\n")
+    assert _fingerprint(str(earlier)) != before  # new queries at the same path redo the split
+    missing = recipe(data, tmp_path / "run2", train_queries=str(tmp_path / "nowhere"), dev_split=None)
+    with pytest.raises(DataFormatError, match="neither a split of the dataset"):
+        split_queries(missing, "", str(tmp_path / "split2"))
+
+
 def test_stage_settings_are_validated_with_their_prefix(tmp_path):
     from synthret_ray.pipeline.runner import RecipeRun
 
