@@ -68,6 +68,12 @@ class SynthesisConfig(StrictModel):
     per_passage: int = Field(1, gt=0, description="queries: queries generated per passage.")
     negatives: int = Field(2, gt=0, description="distill: plausibly irrelevant passages per query.")
     levels: list[int] = Field([3, 2, 1, 0], description="graded: relevance levels to write, 3 (answers) to 0.")
+    judged_in_list: bool = Field(
+        True,
+        description="graded: each query's judged passages join its list first, at the highest level (for a "
+        "generated query the passage it was written from; for a dataset split its qrels, i.e. human labels); "
+        "false keeps the list synthetic only.",
+    )
     graded_labels: bool = Field(False, description="label: grade candidates 0-3 instead of relevant / not.")
     candidates: CandidatesConfig = CandidatesConfig()
     filters: FilterConfig = FilterConfig()

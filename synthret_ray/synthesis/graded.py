@@ -5,8 +5,11 @@
   1  on the query's topic, but does not answer it
   0  about something unrelated
 
-and the label of a document is its level. Export: ``listwise.parquet`` (query, documents, labels) for the
-list-wise Wasserstein stage. A row needs at least two documents with different levels to be kept.
+and the label of a document is its level. With ``judged_in_list`` the query's judged passages (a generated
+query's source passage) open the list at the highest level: real text anchors the top of the graded scale, as the
+source passage is the positive of InPars-style generated queries, and a query whose teacher documents are mostly
+unusable still gives a list. Export: ``listwise.parquet`` (query, documents, labels) for the list-wise
+Wasserstein stage. A row needs at least two documents with different levels to be kept.
 """
 
 from __future__ import annotations
@@ -51,13 +54,15 @@ class GradedTask(Task):
         "query": pa.string(),
         "documents": pa.list_(pa.string()),
         "labels": pa.list_(pa.int64()),
+        "known_positives": pa.list_(pa.string()),  # judged passages of the query, not written by the teacher
     }
 
     def parts(self, unit: dict[str, Any]) -> list[Part]:
         return [Part(f"level_{level}", level_messages(unit["query"], level)) for level in self.cfg.levels]
 
     def assemble(self, unit: dict[str, Any], texts: dict[str, str]) -> Outcome:
-        documents, labels, notes = [], [], []
+        documents = distinct(unit.get("known_positives") or [])
+        labels, notes = [max(self.cfg.levels)] * len(documents), []
         for level in self.cfg.levels:
             passage, error = parse_passage(texts[f"level_{level}"])
             reason = error or reject_reason(passage, unit["query"], self.cfg.filters.max_passage_words)

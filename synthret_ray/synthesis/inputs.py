@@ -130,12 +130,21 @@ def build_units(cfg: SynthesisConfig, task: Task, progress: bool = False) -> tup
 
     queries = load_queries(cfg)
     qids = _limited(list(queries), cfg.input.limit)
-    if cfg.task in ("distill", "graded"):
-        return [{"id": task.unit_id(q, queries[q]), "query_id": q, "query": queries[q]} for q in qids], notes
+    use_judged = "known_positives" in task.columns and (cfg.task != "graded" or cfg.judged_in_list)
+    judged = load_judged(cfg) if use_judged else None
+    corpus = read_corpus(cfg.input.data) if cfg.task not in ("distill", "graded") or judged else {}
 
-    corpus = read_corpus(cfg.input.data)
+    def known(q: str) -> list[str]:
+        return [cut(doc_text(corpus[d])) for d in judged.get(q, []) if d in corpus] if judged else []
+
+    if cfg.task in ("distill", "graded"):
+        units = [{"id": task.unit_id(q, queries[q]), "query_id": q, "query": queries[q]} for q in qids]
+        if "known_positives" in task.columns:
+            for unit in units:
+                unit["known_positives"] = known(unit["query_id"])
+        return units, notes
+
     candidates = retrieve_candidates(corpus, {q: queries[q] for q in qids}, cfg.candidates, progress)
-    judged = load_judged(cfg) if "known_positives" in task.columns else None
     units = []
     for q in qids:
         doc_ids = candidates[q]
@@ -146,7 +155,7 @@ def build_units(cfg: SynthesisConfig, task: Task, progress: bool = False) -> tup
             "doc_ids": doc_ids,
             "documents": [cut(doc_text(corpus[d])) for d in doc_ids],
         }
-        if judged is not None:
-            unit["known_positives"] = [cut(doc_text(corpus[d])) for d in judged.get(q, []) if d in corpus]
+        if "known_positives" in task.columns:
+            unit["known_positives"] = known(q)
         units.append(unit)
     return units, notes

@@ -79,6 +79,10 @@ def test_graded_labels_are_the_levels_and_one_usable_level_is_filtered():
     assert out.notes == ["level_2: duplicate"]
     lonely = task.assemble(unit, {"level_3": POSITIVE, "level_2": "", "level_1": "", "level_0": ""})
     assert (lonely.status, lonely.reason) == ("filtered", "fewer than two usable levels")
+    # the judged passage opens the list at the top level, so one usable teacher level is enough
+    empty = {"level_3": "", "level_2": "", "level_1": ""}
+    anchored = task.assemble({**unit, "known_positives": [POSITIVE]}, {**empty, "level_0": NEGATIVE_1})
+    assert anchored.status == "ok" and anchored.fields == {"documents": [POSITIVE, NEGATIVE_1], "labels": [3, 0]}
 
 
 def test_label_builds_lce_groups_from_relevant_and_irrelevant_candidates():
@@ -154,7 +158,7 @@ def test_fingerprint_ignores_resources_but_not_sampling():
     assert a.fingerprint() != cfg("distill", sampling={"temperature": 0.7}).fingerprint()
 
 
-def test_label_units_carry_the_judged_documents_of_their_queries(tmp_path):
+def test_label_and_graded_units_carry_the_judged_documents_of_their_queries(tmp_path):
     from synthret_ray.data.beir import doc_text
     from synthret_ray.synthesis.inputs import build_units
     from tests.conftest import TINY_CORPUS, write_beir
@@ -173,3 +177,9 @@ def test_label_units_carry_the_judged_documents_of_their_queries(tmp_path):
     units, _ = build_units(by_split, make_task(by_split))
     # a grade-0 judgment is not a positive
     assert {u["query_id"]: u["known_positives"] for u in units} == {"q1": [text("d1")], "q2": [text("d2")]}
+    graded = cfg("graded", input={"data": str(data), "queries": str(split / "queries.jsonl")})
+    units, _ = build_units(graded, make_task(graded))
+    assert [(u["query_id"], u["known_positives"]) for u in units] == [("q1", [text("d1")])]
+    synthetic_only = cfg("graded", input={"data": str(data), "queries": "train"}, judged_in_list=False)
+    units, _ = build_units(synthetic_only, make_task(synthetic_only))
+    assert [u["known_positives"] for u in units] == [[], []]
