@@ -175,8 +175,29 @@ class RecipeRun:
 
         return self.stage(name, cfg, run, cfg.output_dir)
 
+    def fit_batch(self, name: str, cfg: TrainConfig) -> TrainConfig:
+        """A weak teacher can leave fewer rows than one global batch: the stage then trains on all of them in one
+        smaller batch (said in the log and the stage summary) rather than failing the recipe."""
+        import pyarrow.parquet as pq
+
+        if not fs.exists(cfg.train_data):
+            return cfg  # the trainer names the missing file
+        filesystem, path = fs.resolve(cfg.train_data)
+        rows = pq.read_metadata(path, filesystem=filesystem).num_rows
+        workers = cfg.scaling.num_workers
+        if not workers <= rows < cfg.optim.batch_size * workers:
+            return cfg
+        batch = rows // workers
+        self.log(
+            f"[{name}] {rows} training rows, fewer than one batch of {cfg.optim.batch_size} x {workers} worker(s): "
+            f"optim.batch_size={batch} for this stage"
+        )
+        return cfg.model_copy(update={"optim": cfg.optim.model_copy(update={"batch_size": batch})})
+
     def train(self, name: str, cfg: TrainConfig) -> dict[str, Any]:
         from synthret_ray.training.trainer import train
+
+        cfg = self.fit_batch(name, cfg)
 
         def run() -> dict[str, Any]:
             result = train(cfg)
@@ -188,6 +209,7 @@ class RecipeRun:
             return {
                 "model": result.export_dir,
                 "rows": result.rows,
+                "batch_size": cfg.optim.batch_size,
                 "best": result.best_metrics,
                 "history": result.history,
                 "train_seconds": result.wall_seconds,

@@ -169,6 +169,27 @@ def test_queries_generated_before_feed_the_split_and_their_content_keys_it(tmp_p
         split_queries(missing, "", str(tmp_path / "split2"))
 
 
+def test_fewer_rows_than_a_batch_train_in_one_smaller_batch(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from synthret_ray.pipeline.runner import RecipeRun
+
+    lists = tmp_path / "listwise.parquet"
+    pq.write_table(pa.table({"query": ["q"] * 3, "documents": [["a", "b"]] * 3, "labels": [[1, 0]] * 3}), lists)
+    logged: list[str] = []
+    big = RecipeRun(
+        recipe(tmp_path, tmp_path / "r", training={"listwise": {"optim": {"batch_size": 8}}}), log=logged.append
+    )
+    fitted = big.fit_batch("listwise", big.train_config("listwise", str(lists), "minilm"))
+    assert fitted.optim.batch_size == 3 and fitted.optim.epochs == 1  # only the batch changes
+    assert logged == [
+        "[listwise] 3 training rows, fewer than one batch of 8 x 1 worker(s): optim.batch_size=3 for this stage"
+    ]
+    small = RecipeRun(recipe(tmp_path, tmp_path / "r"), log=logged.append)  # batch 2: nothing to fit
+    assert small.fit_batch("listwise", small.train_config("listwise", str(lists), "minilm")).optim.batch_size == 2
+
+
 def test_stage_settings_are_validated_with_their_prefix(tmp_path):
     from synthret_ray.pipeline.runner import RecipeRun
 
