@@ -93,7 +93,9 @@ def run_command(
     try:
         cfg = load_config(RecipeConfig, config, overrides, values={"progress": False} if quiet else None)
         _show_config(cfg)
-        summary = run_recipe(cfg, from_stage, log=lambda line: console.print(line, style="bold", markup=False))
+        summary = run_recipe(
+            cfg, from_stage, log=lambda line: console.print(line, style="bold", markup=False, soft_wrap=True)
+        )
     except (*USER_ERRORS, PipelineError, TrainingFailedError) as exc:
         raise _fail(exc) from None
     print_summary(summary)
