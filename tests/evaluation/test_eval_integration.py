@@ -29,7 +29,6 @@ def test_bm25_finds_each_answer_and_skips_the_query_own_id(tiny_beir):
     assert kept.per_query["q3"]["ndcg_at_10"] < 1.0
 
 
-@pytest.mark.slow
 def test_candidate_pool_keeps_judged_documents_and_bm25_hits_only(tiny_beir):
     from synthret_ray.evaluation.bm25 import candidate_pool
 
@@ -40,6 +39,7 @@ def test_candidate_pool_keeps_judged_documents_and_bm25_hits_only(tiny_beir):
     assert pool.corpus["d2"] == data.corpus["d2"] and len(data.corpus) > 2
 
 
+@pytest.mark.slow
 def test_dense_minilm(tiny_beir):
     result = run_eval(_cfg(tiny_beir, "retriever=dense", "model=minilm"), progress=False)
     assert result.metrics["ndcg_at_10"] == pytest.approx(1.0)
