@@ -53,6 +53,7 @@ def _link_corpus(data: str, folder: str) -> None:
 def split_queries(cfg: RecipeConfig, queries_run: str, out: str) -> dict[str, Any]:
     splits = available_splits(cfg.data)
     test = read_qrels(cfg.data, cfg.test_split) if cfg.test_split in splits else {}
+    folder = None  # where the training queries come from, when not a split of the dataset
     if cfg.train_queries == "generate" or is_path(cfg.train_queries):
         folder = queries_folder(queries_run if cfg.train_queries == "generate" else cfg.train_queries)
         queries, qrels = read_queries(folder), read_qrels(folder, "train")
@@ -98,9 +99,7 @@ def split_queries(cfg: RecipeConfig, queries_run: str, out: str) -> dict[str, An
         train_ids = train_ids[: cfg.max_queries]
     if not train_ids:
         raise DataFormatError(
-            cfg.data
-            if cfg.train_queries in splits
-            else queries_folder(queries_run if cfg.train_queries == "generate" else cfg.train_queries),
+            folder or cfg.data,
             None,
             "queries",
             "no training queries left after holding out dev queries",

@@ -57,6 +57,10 @@ class GradedTask(Task):
         "known_positives": pa.list_(pa.string()),  # judged passages of the query, not written by the teacher
     }
 
+    @property
+    def uses_judged(self) -> bool:
+        return self.cfg.judged_in_list
+
     def parts(self, unit: dict[str, Any]) -> list[Part]:
         return [Part(f"level_{level}", level_messages(unit["query"], level)) for level in self.cfg.levels]
 

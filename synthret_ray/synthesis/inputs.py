@@ -130,32 +130,26 @@ def build_units(cfg: SynthesisConfig, task: Task, progress: bool = False) -> tup
 
     queries = load_queries(cfg)
     qids = _limited(list(queries), cfg.input.limit)
-    use_judged = "known_positives" in task.columns and (cfg.task != "graded" or cfg.judged_in_list)
-    judged = load_judged(cfg) if use_judged else None
-    corpus = read_corpus(cfg.input.data) if cfg.task not in ("distill", "graded") or judged else {}
-
-    def known(q: str) -> list[str]:
-        return [cut(doc_text(corpus[d])) for d in judged.get(q, []) if d in corpus] if judged else []
-
+    judged = load_judged(cfg) if task.uses_judged else {}
     if cfg.task in ("distill", "graded"):
+        corpus = read_corpus(cfg.input.data) if judged else {}
         units = [{"id": task.unit_id(q, queries[q]), "query_id": q, "query": queries[q]} for q in qids]
-        if "known_positives" in task.columns:
-            for unit in units:
-                unit["known_positives"] = known(unit["query_id"])
-        return units, notes
-
-    candidates = retrieve_candidates(corpus, {q: queries[q] for q in qids}, cfg.candidates, progress)
-    units = []
-    for q in qids:
-        doc_ids = candidates[q]
-        unit = {
-            "id": task.unit_id(q, queries[q], doc_ids),
-            "query_id": q,
-            "query": queries[q],
-            "doc_ids": doc_ids,
-            "documents": [cut(doc_text(corpus[d])) for d in doc_ids],
-        }
-        if "known_positives" in task.columns:
-            unit["known_positives"] = known(q)
-        units.append(unit)
+    else:
+        corpus = read_corpus(cfg.input.data)
+        candidates = retrieve_candidates(corpus, {q: queries[q] for q in qids}, cfg.candidates, progress)
+        units = [
+            {
+                "id": task.unit_id(q, queries[q], candidates[q]),
+                "query_id": q,
+                "query": queries[q],
+                "doc_ids": candidates[q],
+                "documents": [cut(doc_text(corpus[d])) for d in candidates[q]],
+            }
+            for q in qids
+        ]
+    if "known_positives" in task.columns:
+        for unit in units:
+            unit["known_positives"] = [
+                cut(doc_text(corpus[d])) for d in judged.get(unit["query_id"], []) if d in corpus
+            ]
     return units, notes

@@ -55,6 +55,11 @@ class Task:
     def __init__(self, cfg):  # cfg: SynthesisConfig
         self.cfg = cfg
 
+    @property
+    def uses_judged(self) -> bool:
+        """Whether units carry the query's judged passages (``known_positives``) from the qrels beside its queries."""
+        return "known_positives" in self.columns
+
     def unit_id(self, *key: Any) -> str:
         raw = json.dumps([self.name, self.prompt_version, *key], ensure_ascii=False)
         return hashlib.sha1(raw.encode()).hexdigest()[:20]
