@@ -14,12 +14,9 @@ from pathlib import Path
 
 import torch
 
+from synthret_ray.cache import cache_root
 from synthret_ray.engines.base import ChatRequest, Completion
 from synthret_ray.models import resolve_model
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get("SYNTHRET_CACHE", Path.home() / ".cache" / "synthret"))
 
 
 def materialize_gguf(folder: str, gguf_file: str) -> Path:

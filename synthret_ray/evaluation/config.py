@@ -30,6 +30,11 @@ class EncodeConfig(StrictModel):
     device: str = Field("auto", description="'auto' (CUDA when present), 'cpu', 'cuda' or 'cuda:N'.")
     query_prefix: str = Field("", description="Prepended to queries, e.g. 'query: ' for E5 models.")
     document_prefix: str = Field("", description="Prepended to documents, e.g. 'passage: ' for E5 models.")
+    cache: bool = Field(
+        True,
+        description="Reuse corpus embeddings made before by the same weights from the same documents (kept under "
+        "$SYNTHRET_CACHE/embeddings, keyed by their content); corpora encoded in this process only.",
+    )
     ray_min_docs: int = Field(
         200_000,
         ge=0,

@@ -7,10 +7,13 @@ driver holds embeddings, never the encoded texts twice.
 
 from __future__ import annotations
 
+import hashlib
+import os
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from synthret_ray.cache import cache_root
 from synthret_ray.data.beir import BeirData, corpus_dataset, doc_text
 from synthret_ray.evaluation.config import EncodeConfig, IndexConfig
 from synthret_ray.evaluation.index import IndexBuilder, search
@@ -51,6 +54,43 @@ class DenseEncoder:
             convert_to_numpy=True,
             show_progress_bar=progress,
         ).astype(np.float32, copy=False)
+
+    def fingerprint(self) -> str:
+        """Content hash of what decides an embedding: the weights, the modules' settings (``repr`` names the
+        architecture, max_seq_length and pooling), the tokenizer and the normalization."""
+        import torch
+
+        digest = hashlib.blake2b(digest_size=16)
+        for name, tensor in self.model.state_dict().items():
+            digest.update(name.encode())
+            digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+        tokenizer = self.model.tokenizer
+        digest.update(f"{self.model!r}|{type(tokenizer).__name__}|{len(tokenizer)}|{self.normalize}".encode())
+        return digest.hexdigest()
+
+
+def corpus_embeddings(
+    encoder: DenseEncoder, doc_ids: list[str], texts: list[str], cfg: EncodeConfig, progress: bool = False
+) -> np.ndarray:
+    """``encoder``'s embeddings of ``texts``; with ``cfg.cache``, read back when the same weights encoded the same
+    documents before. Several recipes on one corpus compare with the same zero-shot model: it encodes once."""
+    if not cfg.cache:
+        return encoder.encode(texts, cfg.document_prefix, progress)
+    digest = hashlib.blake2b(encoder.fingerprint().encode(), digest_size=16)
+    digest.update(cfg.document_prefix.encode())
+    for doc_id, text in zip(doc_ids, texts, strict=True):
+        digest.update(f"{len(doc_id)}:{doc_id}{len(text)}:".encode())
+        digest.update(text.encode("utf-8", "surrogatepass"))
+    path = cache_root() / "embeddings" / f"{digest.hexdigest()}.npy"
+    if path.is_file():
+        return np.load(path)
+    embeddings = encoder.encode(texts, cfg.document_prefix, progress)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f"{path.stem}.{os.getpid()}.partial")
+    with open(partial, "wb") as f:  # written whole, then renamed: a killed run never leaves half a file
+        np.save(f, embeddings)
+    os.replace(partial, path)
+    return embeddings
 
 
 class _EncodeActor:
@@ -98,7 +138,7 @@ def dense_search(
     else:
         doc_ids = list(data.corpus)
         texts = [doc_text(data.corpus[d]) for d in doc_ids]
-        builder.add(doc_ids, encoder.encode(texts, encode.document_prefix, progress))
+        builder.add(doc_ids, corpus_embeddings(encoder, doc_ids, texts, encode, progress))
     faiss_index = builder.finish()
     qids = list(data.queries)
     q_emb = encoder.encode([data.queries[q] for q in qids], encode.query_prefix, progress)

@@ -99,7 +99,7 @@ class DevEvaluator:
                 split=cfg.eval.split,
                 retriever="dense",
                 model="in-training",
-                encode={"batch_size": cfg.eval.batch_size},
+                encode={"batch_size": cfg.eval.batch_size, "cache": False},  # the weights change every time
             )
 
     def __call__(self, model: nn.Module) -> dict[str, float]:

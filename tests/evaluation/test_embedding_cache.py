@@ -1,0 +1,62 @@
+"""Corpus embeddings are read back only for the same weights, documents and prefix."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from synthret_ray.data import load_beir
+from synthret_ray.data.beir import doc_text
+from synthret_ray.evaluation import EvalConfig, run_eval
+from synthret_ray.evaluation.config import EncodeConfig
+from synthret_ray.evaluation.dense import DenseEncoder, corpus_embeddings
+
+
+@pytest.mark.slow
+def test_corpus_embeddings_are_reused_only_for_the_same_weights_and_documents(tiny_beir, tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("SYNTHRET_CACHE", str(cache))
+    data = load_beir(str(tiny_beir), "test")
+    ids = list(data.corpus)
+    texts = [doc_text(data.corpus[d]) for d in ids]
+    cfg = EncodeConfig()
+    encoder = DenseEncoder("minilm", cfg)
+    calls = []
+    real_encode = encoder.encode
+    encoder.encode = lambda *args, **kwargs: calls.append(len(args[0])) or real_encode(*args, **kwargs)
+
+    def stored() -> int:
+        return len(list((cache / "embeddings").glob("*.npy")))
+
+    first = corpus_embeddings(encoder, ids, texts, cfg)
+    assert calls == [len(ids)] and stored() == 1
+    assert np.array_equal(corpus_embeddings(encoder, ids, texts, cfg), first) and len(calls) == 1
+
+    edited = [*texts[:-1], texts[-1] + " and one more sentence"]
+    corpus_embeddings(encoder, ids, edited, cfg)
+    corpus_embeddings(encoder, ids, texts, cfg.model_copy(update={"document_prefix": "passage: "}))
+    assert len(calls) == 3 and stored() == 3
+
+    with torch.no_grad():
+        next(encoder.model.parameters()).add_(0.05)
+    moved = corpus_embeddings(encoder, ids, texts, cfg)
+    assert len(calls) == 4 and stored() == 4 and not np.allclose(moved, first)
+
+    corpus_embeddings(encoder, ids, texts, cfg.model_copy(update={"cache": False}))
+    assert len(calls) == 5 and stored() == 4
+
+
+@pytest.mark.slow
+def test_a_cached_evaluation_scores_what_a_fresh_one_does(tiny_beir, tmp_path, monkeypatch):
+    monkeypatch.setenv("SYNTHRET_CACHE", str(tmp_path / "cache"))
+    cfg = EvalConfig(data=str(tiny_beir), retriever="dense", model="minilm")
+    fresh = run_eval(cfg.model_copy(update={"encode": EncodeConfig(cache=False)}), progress=False)
+    stored = run_eval(cfg, progress=False)
+    cached = run_eval(cfg, progress=False)
+    assert len(list((tmp_path / "cache" / "embeddings").glob("*.npy"))) == 1
+    assert fresh.metrics == stored.metrics == cached.metrics
+    assert fresh.run.keys() == cached.run.keys()
+    for qid, docs in fresh.run.items():
+        assert cached.run[qid].keys() == docs.keys()
+        assert np.allclose([cached.run[qid][d] for d in docs], list(docs.values()), atol=1e-6)
