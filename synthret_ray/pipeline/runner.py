@@ -163,6 +163,8 @@ class RecipeRun:
                     f"stage {name} exported no rows to {export_file}; see {cfg.output_dir}/stats.json "
                     f"(statuses {stats['run_folder']['statuses']}, reasons {stats['run_folder']['reasons']})"
                 )
+            if note := low_yield_note(name, stats["run_folder"]["statuses"], stats["run_folder"]["reasons"]):
+                self.log(note)
             return {
                 "rows": stats["run_folder"]["rows"],
                 "statuses": stats["run_folder"]["statuses"],
@@ -313,6 +315,23 @@ class RecipeRun:
             return {"systems": results}
 
         return self.stage("evaluate", {"systems": systems, "split": self.cfg.test_split}, run, self.path("evaluate"))
+
+
+# Below this share of kept rows the log says so: the recipe goes on, but the user should know what it trains on.
+LOW_YIELD = 0.5
+
+
+def low_yield_note(stage: str, statuses: dict[str, int], reasons: dict[str, int]) -> str | None:
+    """A log line when the teacher's output was kept for less than ``LOW_YIELD`` of a stage's rows."""
+    total, kept = sum(statuses.values()), statuses.get("ok", 0)
+    if not total or kept >= LOW_YIELD * total:
+        return None
+    top = sorted(reasons.items(), key=lambda item: -item[1])[:3]
+    return (
+        f"[{stage}] kept {kept} of {total} rows ({kept / total:.0%}); most lost to "
+        f"{', '.join(f'{reason} ({n})' for reason, n in top)}. Small teachers copy their input or ramble: a "
+        "larger teacher (teacher.kind=vllm or openai) keeps more"
+    )
 
 
 def run_recipe(cfg: RecipeConfig, from_stage: str | None = None, log: Callable[[str], None] = print) -> dict:

@@ -234,3 +234,15 @@ def test_metrics_log_keeps_the_last_report_of_a_step(tmp_path):
     for step, loss in [(1, 0.9), (2, 0.7), (2, 0.6), (3, 0.5)]:  # step 2 again: a resume before the next report
         log.after_report(None, [{"step": step, "loss": loss}], None)
     assert [(r["step"], r["loss"]) for r in read_metrics_log(log.uri)] == [(1, 0.9), (2, 0.6), (3, 0.5)]
+
+
+def test_a_stage_that_keeps_under_half_its_rows_says_what_it_lost():
+    from synthret_ray.pipeline.runner import low_yield_note
+
+    reasons = {"filtered: too_long": 158, "filtered: echo": 34, "malformed: no text": 2, "filtered: duplicate": 1}
+    note = low_yield_note("queries", {"ok": 8, "filtered": 193, "malformed": 2}, reasons)
+    assert note is not None and note.startswith("[queries] kept 8 of 203 rows (4%); most lost to ")
+    assert "filtered: too_long (158), filtered: echo (34), malformed: no text (2)." in note
+    assert "duplicate" not in note
+    assert low_yield_note("queries", {"ok": 5, "filtered": 5}, {"filtered: echo": 5}) is None  # half kept
+    assert low_yield_note("verify", {}, {}) is None
