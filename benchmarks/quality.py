@@ -10,7 +10,9 @@ Run folders persist under ``--run-root``: a rerun skips finished stages, so an i
 
     .venv/bin/python benchmarks/quality.py --datasets cranfield cisi --recipes sycl reranker syntriever
 
-Each trained system is a case: it wins when its nDCG@10 beats zero-shot MiniLM on the same dataset. The last
+Each trained system is a case: it wins when its nDCG@10 beats zero-shot MiniLM on the same dataset. Beside
+each case: the difference in points and the p-value of a paired two-sided t-test over the test queries'
+nDCG@10 (scipy's ``ttest_rel``), so that a win of a hundredth of a point reads as the noise it is. The last
 line is ``beats_zero_shot=<cases won>/<cases>``.
 """
 
@@ -67,7 +69,28 @@ def zero_shot(dataset: str, args: argparse.Namespace) -> dict:
         command += ["--split", "test", "--retriever", "dense", "--model", "minilm", "--out", str(out), "-q"]
         print("$ " + " ".join(command), flush=True)
         subprocess.run(command, cwd=REPO, check=True, stdout=subprocess.DEVNULL)
-    return {**json.loads(out.read_text()), "system": "zero-shot"}  # results.json: the metrics at its top level
+    # results.json: the metrics at its top level; per-query metrics beside it
+    return {**json.loads(out.read_text()), "system": "zero-shot", "per_query": out.with_suffix(".per_query.jsonl")}
+
+
+def per_query_file(run_dir: Path, system: str) -> Path:
+    """What the recipe's evaluate stage wrote for ``system`` (the runner's file naming)."""
+    return run_dir / "evaluate" / f"{system.replace(' ', '').replace('>>', '_')}.per_query.jsonl"
+
+
+def paired_test(system: Path, baseline: Path) -> float:
+    """p-value of a paired two-sided t-test on per-query nDCG@10 (both runs score the same judged queries)."""
+    from scipy.stats import ttest_rel
+
+    def scores(path: Path) -> dict[str, float]:
+        rows = (json.loads(line) for line in path.read_text().splitlines())
+        return {row["query_id"]: row["ndcg_at_10"] for row in rows}
+
+    ours, theirs = scores(system), scores(baseline)
+    if ours.keys() != theirs.keys():
+        sys.exit(f"{system} and {baseline} score different queries")
+    queries = sorted(ours)
+    return float(ttest_rel([ours[q] for q in queries], [theirs[q] for q in queries]).pvalue)
 
 
 def main() -> None:
@@ -102,7 +125,8 @@ def main() -> None:
         for recipe, summary in summaries.items():
             for name, metrics in (summary.get("evaluation", {}).get("systems", {})).items():
                 key = name if name in ("bm25", "zero-shot") else f"{recipe}: {name}"
-                systems.setdefault(key, {**metrics, "recipe": recipe if key != name else "-"})
+                per_query = per_query_file(Path(args.run_root) / dataset / recipe, name)
+                systems.setdefault(key, {**metrics, "recipe": recipe if key != name else "-", "per_query": per_query})
         if "zero-shot" not in systems:
             systems["zero-shot"] = {**zero_shot(dataset, args), "recipe": "-"}
         base = systems["zero-shot"]["ndcg_at_10"]
@@ -120,6 +144,10 @@ def main() -> None:
                     "recall_at_100": round(100 * metrics["recall_at_100"], 2),
                     "final_student": final,
                     "beats_zero_shot": (metrics["ndcg_at_10"] > base) if final else None,
+                    "delta_ndcg_at_10": round(100 * (metrics["ndcg_at_10"] - base), 3) if final else None,
+                    "p_value": round(paired_test(metrics["per_query"], systems["zero-shot"]["per_query"]), 4)
+                    if final
+                    else None,
                 }
             )
         for recipe in args.recipes:
@@ -127,12 +155,14 @@ def main() -> None:
                 cases += 1  # a recipe that failed counts as a lost case
                 rows.append({"dataset": dataset, "system": f"{recipe}: failed", "final_student": True})
 
-    print("\n| dataset | system | nDCG@10 | R@100 | beats zero-shot |\n|---|---|---|---|---|")
+    print("\n| dataset | system | nDCG@10 | R@100 | beats zero-shot | points, p (paired t) |")
+    print("|---|---|---|---|---|---|")
     for row in rows:
         mark = {True: "yes", False: "no", None: ""}[row.get("beats_zero_shot")]
+        delta = f"{row['delta_ndcg_at_10']:+.3f}, p={row['p_value']:.3f}" if row.get("p_value") is not None else ""
         print(
             f"| {row['dataset']} | {row['system']} | {row.get('ndcg_at_10', '-')} | {row.get('recall_at_100', '-')} "
-            f"| {mark} |"
+            f"| {mark} | {delta} |"
         )
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     settings = {"passages": args.passages, "max_queries": args.max_queries, "set": args.set}
