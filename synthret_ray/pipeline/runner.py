@@ -326,7 +326,8 @@ def low_yield_note(stage: str, statuses: dict[str, int], reasons: dict[str, int]
     total, kept = sum(statuses.values()), statuses.get("ok", 0)
     if not total or kept >= LOW_YIELD * total:
         return None
-    top = sorted(reasons.items(), key=lambda item: -item[1])[:3]
+    lost = reasons or {status: n for status, n in statuses.items() if status != "ok"}
+    top = sorted(lost.items(), key=lambda item: -item[1])[:3]
     return (
         f"[{stage}] kept {kept} of {total} rows ({kept / total:.0%}); most lost to "
         f"{', '.join(f'{reason} ({n})' for reason, n in top)}. Small teachers copy their input or ramble: a "

@@ -246,3 +246,4 @@ def test_a_stage_that_keeps_under_half_its_rows_says_what_it_lost():
     assert "duplicate" not in note
     assert low_yield_note("queries", {"ok": 5, "filtered": 5}, {"filtered: echo": 5}) is None  # half kept
     assert low_yield_note("verify", {}, {}) is None
+    assert "most lost to error (3)." in low_yield_note("label", {"ok": 1, "error": 3}, {})
