@@ -27,6 +27,8 @@ from pathlib import Path
 
 from _common import SHARED_DATASETS
 
+from synthret_ray.pipeline.runner import evaluation_stem
+
 REPO = Path(__file__).resolve().parents[1]
 RECIPE_CONFIGS = {
     "sycl": REPO / "configs" / "recipes" / "sycl_cranfield.yaml",
@@ -71,11 +73,6 @@ def zero_shot(dataset: str, args: argparse.Namespace) -> dict:
         subprocess.run(command, cwd=REPO, check=True, stdout=subprocess.DEVNULL)
     # results.json: the metrics at its top level; per-query metrics beside it
     return {**json.loads(out.read_text()), "system": "zero-shot", "per_query": out.with_suffix(".per_query.jsonl")}
-
-
-def per_query_file(run_dir: Path, system: str) -> Path:
-    """What the recipe's evaluate stage wrote for ``system`` (the runner's file naming)."""
-    return run_dir / "evaluate" / f"{system.replace(' ', '').replace('>>', '_')}.per_query.jsonl"
 
 
 def paired_test(system: Path, baseline: Path) -> float:
@@ -125,7 +122,9 @@ def main() -> None:
         for recipe, summary in summaries.items():
             for name, metrics in (summary.get("evaluation", {}).get("systems", {})).items():
                 key = name if name in ("bm25", "zero-shot") else f"{recipe}: {name}"
-                per_query = per_query_file(Path(args.run_root) / dataset / recipe, name)
+                per_query = (
+                    Path(args.run_root) / dataset / recipe / "evaluate" / f"{evaluation_stem(name)}.per_query.jsonl"
+                )
                 systems.setdefault(key, {**metrics, "recipe": recipe if key != name else "-", "per_query": per_query})
         if "zero-shot" not in systems:
             systems["zero-shot"] = {**zero_shot(dataset, args), "recipe": "-"}

@@ -309,12 +309,18 @@ class RecipeRun:
         def run() -> dict[str, Any]:
             results = {}
             for name, values in systems.items():
-                out = self.path("evaluate", f"{name.replace(' ', '').replace('>>', '_')}.json")
+                out = self.path("evaluate", f"{evaluation_stem(name)}.json")
                 cfg = EvalConfig(data=self.cfg.data, split=self.cfg.test_split, out=out, **values)
                 results[name] = {**run_eval(cfg, progress=self.cfg.progress).summary(), "system": name}
             return {"systems": results}
 
         return self.stage("evaluate", {"systems": systems, "split": self.cfg.test_split}, run, self.path("evaluate"))
+
+
+def evaluation_stem(system: str) -> str:
+    """File name (without suffix) of a system's results in the evaluate stage: ``bm25 >> reranker`` ->
+    ``bm25_reranker`` (``.json``, ``.per_query.jsonl``, ``.run.trec``, ``.config.yaml``)."""
+    return system.replace(" ", "").replace(">>", "_")
 
 
 # Below this share of kept rows the log says so: the recipe goes on, but the user should know what it trains on.
