@@ -27,6 +27,7 @@ from pathlib import Path
 
 from _common import SHARED_DATASETS
 
+from synthret_ray.evaluation.runner import output_paths
 from synthret_ray.pipeline.runner import evaluation_stem
 
 REPO = Path(__file__).resolve().parents[1]
@@ -72,7 +73,7 @@ def zero_shot(dataset: str, args: argparse.Namespace) -> dict:
         print("$ " + " ".join(command), flush=True)
         subprocess.run(command, cwd=REPO, check=True, stdout=subprocess.DEVNULL)
     # results.json: the metrics at its top level; per-query metrics beside it
-    return {**json.loads(out.read_text()), "system": "zero-shot", "per_query": out.with_suffix(".per_query.jsonl")}
+    return {**json.loads(out.read_text()), "system": "zero-shot", "per_query": output_paths(str(out))["per_query"]}
 
 
 def paired_test(system: Path, baseline: Path) -> float:
@@ -122,9 +123,8 @@ def main() -> None:
         for recipe, summary in summaries.items():
             for name, metrics in (summary.get("evaluation", {}).get("systems", {})).items():
                 key = name if name in ("bm25", "zero-shot") else f"{recipe}: {name}"
-                per_query = (
-                    Path(args.run_root) / dataset / recipe / "evaluate" / f"{evaluation_stem(name)}.per_query.jsonl"
-                )
+                results = Path(args.run_root) / dataset / recipe / "evaluate" / f"{evaluation_stem(name)}.json"
+                per_query = output_paths(str(results))["per_query"]
                 systems.setdefault(key, {**metrics, "recipe": recipe if key != name else "-", "per_query": per_query})
         if "zero-shot" not in systems:
             systems["zero-shot"] = {**zero_shot(dataset, args), "recipe": "-"}
