@@ -72,8 +72,8 @@ def bare_vllm(args: argparse.Namespace) -> dict:
 
     from synthret_ray.synthesis import queries
 
+    start = time.perf_counter()  # the same clock as bare(): prompts are built inside it, as in the pipeline
     conversations = [queries.messages(p) for p in passages(args.data, args.passages)]
-    start = time.perf_counter()
     llm = LLM(model=args.model, gpu_memory_utilization=0.9)
     outputs = llm.chat(conversations, VLLMSampling(temperature=0.0, max_tokens=args.max_new_tokens), use_tqdm=False)
     tokens = sum(len(o.outputs[0].token_ids) for o in outputs)
