@@ -17,6 +17,7 @@ import pytest
 import ray
 import yaml
 from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 from ray.autoscaler._private.util import prepare_config, validate_config
 from ray.runtime_env import RuntimeEnv
 
@@ -43,7 +44,7 @@ def _documents() -> dict[str, str]:
 
 
 def _names(requirements: list[Requirement]) -> dict[str, str]:
-    return {r.name.lower(): str(r.specifier) for r in requirements}
+    return {canonicalize_name(r.name): str(r.specifier) for r in requirements}
 
 
 def test_autoscaler_config_passes_rays_schema():
@@ -65,7 +66,7 @@ def test_images_and_ray_versions_match_the_pinned_ray():
         spec = _yaml(name)["spec"]
         spec = spec.get("rayClusterSpec", spec)
         assert spec["rayVersion"] == ray.__version__, f"{name}: rayVersion"
-    assert next(r for r in BASE if r.name == "ray").specifier.contains(ray.__version__)
+    assert next(r for r in BASE if canonicalize_name(r.name) == "ray").specifier.contains(ray.__version__)
 
 
 def test_runtime_env_installs_what_the_package_needs_on_gpu_nodes():
