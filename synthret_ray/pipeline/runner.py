@@ -208,6 +208,8 @@ class RecipeRun:
                     f"[{name}] dev nDCG@10 was best before training (step 0): the exported model is the starting "
                     f"model {cfg.model}"
                 )
+            if note := below_first_stage_note(name, result.best_metrics):
+                self.log(note)
             return {
                 "model": result.export_dir,
                 "rows": result.rows,
@@ -338,6 +340,19 @@ def low_yield_note(stage: str, statuses: dict[str, int], reasons: dict[str, int]
         f"[{stage}] kept {kept} of {total} rows ({kept / total:.0%}); most lost to "
         f"{', '.join(f'{reason} ({n})' for reason, n in top)}. Small teachers copy their input or ramble: a "
         "larger teacher (teacher.kind=vllm or openai) keeps more"
+    )
+
+
+def below_first_stage_note(stage: str, best: dict[str, Any]) -> str | None:
+    """A log line when a reranker's kept checkpoint ranks the dev queries worse than its first stage alone:
+    reranking the test split with it would lower nDCG, and the run says so before spending that time."""
+    first, reranked = best.get("first_stage_ndcg_at_10"), best.get("ndcg_at_10")
+    if first is None or reranked is None or reranked >= first:
+        return None
+    return (
+        f"[{stage}] dev nDCG@10 {reranked:.4f} after reranking, below {first:.4f} for BM25 alone on the same dev "
+        "queries: this cross-encoder makes the first stage's order worse. More labelled rows (a larger teacher) "
+        "or a trained cross-encoder as the student (student=cross-encoder/ms-marco-MiniLM-L6-v2) help"
     )
 
 

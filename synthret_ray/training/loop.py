@@ -74,11 +74,13 @@ def build_loss(cfg: TrainConfig) -> nn.Module:
 
 
 class DevEvaluator:
-    """nDCG@10 and Recall@100 on dev queries (never test), computed on rank 0 with the model in training."""
+    """nDCG@10 and Recall@100 on dev queries (never test), computed on rank 0 with the model in training. For a
+    reranker each report also carries ``first_stage_ndcg_at_10``, BM25 alone on the same dev queries: a reranker
+    scoring below it makes the first stage's order worse, and the run can say so before test reranking."""
 
     def __init__(self, cfg: TrainConfig):
         from synthret_ray.data import load_beir
-        from synthret_ray.evaluation import EvalConfig
+        from synthret_ray.evaluation import EvalConfig, run_eval
 
         self.cfg = cfg
         self.data = load_beir(cfg.eval.data, cfg.eval.split)
@@ -86,6 +88,7 @@ class DevEvaluator:
             from synthret_ray.evaluation.bm25 import candidate_pool
 
             self.data = candidate_pool(self.data, cfg.eval.pool_depth)
+        self.first_stage: dict[str, float] = {}
         if cfg.stage == "reranker":
             self.eval_cfg = EvalConfig(
                 data=cfg.eval.data,
@@ -93,6 +96,8 @@ class DevEvaluator:
                 retriever="bm25",
                 reranker={"model": "in-training", "depth": cfg.eval.depth, "batch_size": cfg.eval.batch_size},
             )
+            bm25 = run_eval(self.eval_cfg.model_copy(update={"reranker": None}), self.data, progress=False)
+            self.first_stage = {"first_stage_ndcg_at_10": bm25.metrics["ndcg_at_10"]}
         else:
             self.eval_cfg = EvalConfig(
                 data=cfg.eval.data,
@@ -117,7 +122,11 @@ class DevEvaluator:
                     result = run_eval(self.eval_cfg, self.data, progress=False, encoder=encoder)
         finally:
             model.train(was_training)
-        return {"ndcg_at_10": result.metrics["ndcg_at_10"], "recall_at_100": result.metrics["recall_at_100"]}
+        return {
+            "ndcg_at_10": result.metrics["ndcg_at_10"],
+            "recall_at_100": result.metrics["recall_at_100"],
+            **self.first_stage,
+        }
 
 
 def _rng_state() -> dict[str, Any]:

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from synthret_ray.cli import app
 from synthret_ray.config import load_config
 from synthret_ray.data import load_beir
+from synthret_ray.data.beir import doc_text
 from synthret_ray.evaluation import EvalConfig, run_eval
 from synthret_ray.evaluation.metrics import ranked
 
@@ -99,6 +100,8 @@ def cross_encoder_dir(tmp_path_factory, minilm_path):
 
 @pytest.mark.slow
 def test_reranking_rescores_only_the_head(tiny_beir, cross_encoder_dir):
+    from sentence_transformers import CrossEncoder
+
     data = load_beir(str(tiny_beir))
     first = run_eval(_cfg(tiny_beir), data, progress=False)
     both = run_eval(_cfg(tiny_beir, f"reranker.model={cross_encoder_dir}", "reranker.depth=2"), data, progress=False)
@@ -110,6 +113,12 @@ def test_reranking_rescores_only_the_head(tiny_beir, cross_encoder_dir):
         assert after[2:] == before[2:]  # the tail keeps its first-stage order
     assert both.metrics["recall_at_100"] == first.metrics["recall_at_100"]
     assert "rerank" in both.timings
+    # the head is ordered by the cross-encoder's own scores, highest first
+    model = CrossEncoder(cross_encoder_dir)
+    for qid, docs in both.run.items():
+        head = [d for d, _ in ranked(docs)[:2]]
+        scores = model.predict([(data.queries[qid], doc_text(data.corpus[d])) for d in head])
+        assert list(scores) == sorted(scores, reverse=True), (qid, head, scores)
 
 
 @pytest.mark.slow

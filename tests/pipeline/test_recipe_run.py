@@ -247,3 +247,13 @@ def test_a_stage_that_keeps_under_half_its_rows_says_what_it_lost():
     assert low_yield_note("queries", {"ok": 5, "filtered": 5}, {"filtered: echo": 5}) is None  # half kept
     assert low_yield_note("verify", {}, {}) is None
     assert "most lost to error (3)." in low_yield_note("label", {"ok": 1, "error": 3}, {})
+
+
+def test_a_reranker_below_its_first_stage_on_dev_says_so():
+    from synthret_ray.pipeline.runner import below_first_stage_note
+
+    note = below_first_stage_note("reranker", {"step": 27, "ndcg_at_10": 0.1754, "first_stage_ndcg_at_10": 0.3452})
+    assert note is not None and note.startswith("[reranker] dev nDCG@10 0.1754 after reranking, below 0.3452 for BM25")
+    assert below_first_stage_note("reranker", {"ndcg_at_10": 0.40, "first_stage_ndcg_at_10": 0.35}) is None
+    assert below_first_stage_note("listwise", {"ndcg_at_10": 0.10}) is None  # dense stages have no first stage
+    assert below_first_stage_note("reranker", {"step": 3}) is None  # trained without dev queries

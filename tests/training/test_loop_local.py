@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from synthret_ray.config import load_config
+from synthret_ray.evaluation import EvalConfig, run_eval
 from synthret_ray.training.config import TrainConfig
 from synthret_ray.training.loop import NonFiniteLossError, build_loss, build_model
 from synthret_ray.training.steps import batch_loss, collate
@@ -41,8 +42,12 @@ def test_each_stage_trains_and_exports_a_loadable_model(stage, stage_file, dev_b
     if stage == "reranker":
         scores = CrossEncoder(str(model_dir)).predict([("sourdough", "bread"), ("sourdough", "planet")])
         assert scores.shape == (2,)
+        # BM25 alone on the same dev queries, beside every report: what the reranker must beat
+        bm25 = run_eval(EvalConfig(data=str(dev_beir), split="dev", retriever="bm25"), progress=False)
+        assert start["first_stage_ndcg_at_10"] == metrics["first_stage_ndcg_at_10"] == bm25.metrics["ndcg_at_10"]
     else:
         assert SentenceTransformer(str(model_dir)).encode(["hello"]).shape == (1, 384)
+        assert "first_stage_ndcg_at_10" not in metrics
 
 
 def _fixed_batch_loss(cfg: TrainConfig, source: str) -> float:
