@@ -257,3 +257,20 @@ def test_a_reranker_below_its_first_stage_on_dev_says_so():
     assert below_first_stage_note("reranker", {"ndcg_at_10": 0.40, "first_stage_ndcg_at_10": 0.35}) is None
     assert below_first_stage_note("listwise", {"ndcg_at_10": 0.10}) is None  # dense stages have no first stage
     assert below_first_stage_note("reranker", {"step": 3}) is None  # trained without dev queries
+
+
+def test_a_rerankers_training_curve_draws_its_first_stage():
+    from synthret_ray.pipeline.plots import _training_curves
+
+    history = [
+        {"step": 0, "ndcg_at_10": 0.086, "first_stage_ndcg_at_10": 0.345},
+        {"step": 9, "loss": 2.077, "ndcg_at_10": 0.175, "first_stage_ndcg_at_10": 0.345},
+    ]
+    fig = _training_curves({"reranker": history, "listwise": [{"step": 0, "ndcg_at_10": 0.4}]})
+    twins = [ax for ax in fig.axes if ax.get_ylabel() == "dev nDCG@10"]  # one per stage, in order
+
+    def first_stage_lines(ax):
+        return [list(line.get_ydata()) for line in ax.get_lines() if line.get_label() == "BM25 alone (dev)"]
+
+    assert first_stage_lines(twins[0]) == [[0.345, 0.345]]
+    assert first_stage_lines(twins[1]) == []  # a dense stage has no first stage
