@@ -15,6 +15,7 @@ from synthret_ray.data import load_beir
 from synthret_ray.data.beir import doc_text
 from synthret_ray.evaluation import EvalConfig, run_eval
 from synthret_ray.evaluation.metrics import ranked
+from synthret_ray.models import load_cross_encoder
 
 
 def _cfg(root, *overrides: str) -> EvalConfig:
@@ -100,8 +101,6 @@ def cross_encoder_dir(tmp_path_factory, minilm_path):
 
 @pytest.mark.slow
 def test_reranking_rescores_only_the_head(tiny_beir, cross_encoder_dir):
-    from sentence_transformers import CrossEncoder
-
     data = load_beir(str(tiny_beir))
     first = run_eval(_cfg(tiny_beir), data, progress=False)
     both = run_eval(_cfg(tiny_beir, f"reranker.model={cross_encoder_dir}", "reranker.depth=2"), data, progress=False)
@@ -114,7 +113,7 @@ def test_reranking_rescores_only_the_head(tiny_beir, cross_encoder_dir):
     assert both.metrics["recall_at_100"] == first.metrics["recall_at_100"]
     assert "rerank" in both.timings
     # the head is ordered by the cross-encoder's own scores, highest first
-    model = CrossEncoder(cross_encoder_dir)
+    model = load_cross_encoder(cross_encoder_dir)  # as rerank() loads it with the default RerankConfig
     for qid, docs in both.run.items():
         head = [d for d, _ in ranked(docs)[:2]]
         scores = model.predict([(data.queries[qid], doc_text(data.corpus[d])) for d in head])
