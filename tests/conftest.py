@@ -107,3 +107,15 @@ def minilm_path() -> str:
     from synthret_ray.models import resolve_model
 
     return resolve_model("minilm").source
+
+
+@pytest.fixture(scope="session")
+def cross_encoder_dir(tmp_path_factory, minilm_path):
+    """A cross-encoder built from the packaged MiniLM (untrained head: for plumbing, not quality)."""
+    import torch
+    from sentence_transformers import CrossEncoder
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("ce") / "model"
+    CrossEncoder(minilm_path, num_labels=1, local_files_only=True).save(str(path))
+    return str(path)

@@ -70,6 +70,13 @@ class RerankConfig(StrictModel):
     batch_size: int = Field(32, gt=0, description="(query, document) pairs per forward pass.")
     max_length: int | None = Field(None, gt=0, description="Truncate pairs to this many tokens; null: the model's.")
     device: str = Field("auto", description="'auto', 'cpu', 'cuda' or 'cuda:N'.")
+    fusion_weight: float = Field(
+        1.0,
+        ge=0,
+        le=1,
+        description="w in w * cross-encoder + (1 - w) * first stage, both min-max normalized per query over the "
+        "reranked head; 1 ranks by the cross-encoder alone. `synthret run` picks it on dev queries.",
+    )
 
 
 class EvalConfig(StrictModel):

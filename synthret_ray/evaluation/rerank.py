@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from synthret_ray.data.beir import BeirData, doc_text
 from synthret_ray.evaluation.config import RerankConfig
+from synthret_ray.evaluation.fusion import fuse
 from synthret_ray.evaluation.metrics import Run, ranked
 from synthret_ray.models import load_cross_encoder
 
@@ -13,11 +14,10 @@ if TYPE_CHECKING:
     from sentence_transformers import CrossEncoder
 
 
-def rerank(
+def cross_encoder_scores(
     data: BeirData, first_stage: Run, cfg: RerankConfig, progress: bool = True, model: CrossEncoder | None = None
 ) -> Run:
-    """Cross-encoder scores for each query's top ``cfg.depth``; deeper documents keep their first-stage
-    order below every reranked one, so recall@100 is unchanged when ``depth`` < 100. ``model`` overrides
+    """The cross-encoder's score of each query's top ``cfg.depth`` first-stage documents. ``model`` overrides
     ``cfg.model`` with a loaded cross-encoder (evaluation during training)."""
     if model is None:
         model = load_cross_encoder(cfg.model, cfg.device, cfg.max_length)
@@ -30,12 +30,16 @@ def rerank(
     )
     out: Run = {}
     pos = 0
-    for qid, docs in first_stage.items():
-        head = heads[qid]
-        reranked = {d: float(s) for d, s in zip(head, scores[pos : pos + len(head)], strict=True)}
+    for qid, head in heads.items():
+        out[qid] = {d: float(s) for d, s in zip(head, scores[pos : pos + len(head)], strict=True)}
         pos += len(head)
-        floor = min(reranked.values(), default=0.0)
-        tail = [d for d, _ in ranked(docs)[cfg.depth :]]
-        reranked.update({d: floor - 1.0 - i for i, d in enumerate(tail)})
-        out[qid] = reranked
     return out
+
+
+def rerank(
+    data: BeirData, first_stage: Run, cfg: RerankConfig, progress: bool = True, model: CrossEncoder | None = None
+) -> Run:
+    """Each query's top ``cfg.depth`` ordered by the cross-encoder (mixed with the first stage when
+    ``cfg.fusion_weight`` < 1); deeper documents keep their first-stage order below every reranked one, so
+    recall@100 is unchanged when ``depth`` < 100."""
+    return fuse(first_stage, cross_encoder_scores(data, first_stage, cfg, progress, model), cfg.fusion_weight)

@@ -42,7 +42,10 @@ class EvalResult:
 
 def system_label(cfg: EvalConfig) -> str:
     label = "bm25" if cfg.retriever == "bm25" else f"dense:{cfg.model}"
-    return f"{label} >> {cfg.reranker.model}@{cfg.reranker.depth}" if cfg.reranker else label
+    if cfg.reranker is None:
+        return label
+    fused = f" (w={cfg.reranker.fusion_weight})" if cfg.reranker.fusion_weight < 1 else ""
+    return f"{label} >> {cfg.reranker.model}@{cfg.reranker.depth}{fused}"
 
 
 def retrieve(cfg: EvalConfig, data: BeirData, progress: bool = True, encoder: DenseEncoder | None = None) -> Run:

@@ -7,7 +7,7 @@ validated by ``SynthesisConfig`` / ``TrainConfig``; their errors are reported un
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -44,6 +44,12 @@ class RecipeConfig(StrictModel):
         default_factory=dict, description="Per stage (stage1, stage2, listwise, reranker): TrainConfig fields."
     )
     rerank_depth: int = Field(100, gt=0, description="reranker: BM25 candidates reranked at evaluation.")
+    rerank_fusion: Annotated[float, Field(ge=0, le=1)] | Literal["dev"] = Field(
+        "dev",
+        description="reranker: weight w of the cross-encoder in w * cross-encoder + (1 - w) * BM25 (per-query "
+        "min-max normalized); 'dev' picks it from 0, 0.1, ..., 1 by nDCG@10 on the dev queries, 1 is the "
+        "cross-encoder alone.",
+    )
     progress: bool = True
 
     @model_validator(mode="after")

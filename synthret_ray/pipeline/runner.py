@@ -4,7 +4,8 @@ config (its hash chains the hashes of the stages before it, so a change upstream
   syntriever  [queries] -> split -> distill -> verify -> stage1 (distill) -> prefer (stage-1 top K) -> stage2
               (align, regularized toward stage 1) -> evaluate
   sycl        [queries] -> split -> graded -> listwise -> evaluate
-  reranker    [queries] -> split -> label (BM25 top k) -> reranker (LCE) -> evaluate (BM25 top 100 reranked)
+  reranker    [queries] -> split -> label (BM25 top k) -> reranker (LCE) -> fusion (cross-encoder's weight
+              against BM25, on dev) -> evaluate (BM25 top 100 reranked)
 
 ``split`` fixes the training queries and the dev queries used for checkpoint selection; the test split is read
 by ``evaluate`` only. A stage started but not finished (a crash, a kill) resumes in place: synthesis skips the
@@ -37,7 +38,7 @@ from synthret_ray.training.config import TrainConfig
 STAGES = {
     "syntriever": ["queries", "split", "distill", "verify", "stage1", "prefer", "stage2", "evaluate"],
     "sycl": ["queries", "split", "graded", "listwise", "evaluate"],
-    "reranker": ["queries", "split", "label", "reranker", "evaluate"],
+    "reranker": ["queries", "split", "label", "reranker", "fusion", "evaluate"],
 }
 TRAIN_STAGE = {"stage1": "distill", "stage2": "align", "listwise": "listwise", "reranker": "reranker"}
 
@@ -300,8 +301,41 @@ class RecipeRun:
             "reranker",
             self.train_config("reranker", self.path("label", "export", "reranker.parquet"), self.cfg.student),
         )
-        reranker = {"model": self.model_dir("reranker"), "depth": self.cfg.rerank_depth}
+        model = self.model_dir("reranker")
+        reranker = {"model": model, "depth": self.cfg.rerank_depth, "fusion_weight": self._fusion(model)}
         return self._evaluate({"bm25 >> reranker": {"retriever": "bm25", "reranker": reranker}})
+
+    def _fusion(self, model: str) -> float:
+        """nDCG@10 on the dev queries for each weight of the cross-encoder against BM25 (one scoring pass), and
+        the weight the test split is reranked with: the best on dev, or ``rerank_fusion`` when it is a number."""
+        config = {
+            "model": model,
+            "depth": self.cfg.rerank_depth,
+            "dev": [self.dev_data, self.dev_split],
+            "rerank_fusion": self.cfg.rerank_fusion,
+        }
+
+        def run() -> dict[str, Any]:
+            from synthret_ray.evaluation.fusion import dev_fusion_table
+
+            best, table = dev_fusion_table(
+                self.dev_data, self.dev_split, model, self.cfg.rerank_depth, self.cfg.progress
+            )
+            weight = best if self.cfg.rerank_fusion == "dev" else self.cfg.rerank_fusion
+            summary = {
+                "weight": weight,
+                "chosen": "dev" if self.cfg.rerank_fusion == "dev" else "config",
+                "dev_ndcg_at_10": {str(w): round(v, 4) for w, v in table.items()},
+            }
+            _write_json(self.path("fusion", "fusion.json"), summary)
+            self.log(
+                "[fusion] dev nDCG@10 by the cross-encoder's weight against BM25: "
+                + ", ".join(f"{w}: {v:.4f}" for w, v in table.items())
+                + f"; the test split is reranked with weight {weight} ({summary['chosen']})"
+            )
+            return summary
+
+        return self.stage("fusion", config, run, self.path("fusion"))["weight"]
 
     def _evaluate(self, systems: dict[str, dict[str, Any]]) -> dict[str, Any]:
         from synthret_ray.evaluation import EvalConfig, run_eval

@@ -87,18 +87,6 @@ def test_ray_data_actor_encoding_matches_in_process(tiny_beir, ray_local):
             assert streamed.run[qid][did] == pytest.approx(score, abs=1e-5)
 
 
-@pytest.fixture(scope="module")
-def cross_encoder_dir(tmp_path_factory, minilm_path):
-    """A cross-encoder built from the packaged MiniLM (untrained head: for plumbing, not quality)."""
-    import torch
-    from sentence_transformers import CrossEncoder
-
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("ce") / "model"
-    CrossEncoder(minilm_path, num_labels=1, local_files_only=True).save(str(path))
-    return str(path)
-
-
 @pytest.mark.slow
 def test_reranking_rescores_only_the_head(tiny_beir, cross_encoder_dir):
     data = load_beir(str(tiny_beir))
@@ -118,6 +106,14 @@ def test_reranking_rescores_only_the_head(tiny_beir, cross_encoder_dir):
         head = [d for d, _ in ranked(docs)[:2]]
         scores = model.predict([(data.queries[qid], doc_text(data.corpus[d])) for d in head])
         assert list(scores) == sorted(scores, reverse=True), (qid, head, scores)
+    # weight 0 on the cross-encoder: BM25's order, whatever the cross-encoder says
+    mixed = run_eval(
+        _cfg(tiny_beir, f"reranker.model={cross_encoder_dir}", "reranker.fusion_weight=0"), data, progress=False
+    )
+    assert mixed.label == f"bm25 >> {cross_encoder_dir}@100 (w=0.0)"
+    assert {q: [d for d, _ in ranked(docs)] for q, docs in mixed.run.items()} == {
+        q: [d for d, _ in ranked(docs)] for q, docs in first.run.items()
+    }
 
 
 @pytest.mark.slow

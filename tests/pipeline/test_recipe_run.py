@@ -274,3 +274,36 @@ def test_a_rerankers_training_curve_draws_its_first_stage():
 
     assert first_stage_lines(twins[0]) == [[0.345, 0.345]]
     assert first_stage_lines(twins[1]) == []  # a dense stage has no first stage
+
+
+@pytest.mark.slow
+def test_the_reranker_recipe_picks_its_fusion_weight_on_dev(tmp_path, cross_encoder_dir):
+    from synthret_ray.evaluation import EvalConfig, run_eval
+    from synthret_ray.pipeline.runner import RecipeRun
+
+    data = tiny_dataset(tmp_path / "data")
+    values = {"recipe": "reranker", "train_queries": "generate", "dev_split": "train", "rerank_depth": 3}
+    values.update(synthesis={}, training={})
+    logged: list[str] = []
+    weight = RecipeRun(recipe(data, tmp_path / "r", **values), log=logged.append)._fusion(cross_encoder_dir)
+    saved = json.loads((tmp_path / "r" / "fusion" / "fusion.json").read_text())
+    table = {float(w): v for w, v in saved["dev_ndcg_at_10"].items()}
+    assert saved["weight"] == weight and saved["chosen"] == "dev" and len(table) == 11
+    assert table[weight] == max(table.values()) and all(table[w] < table[weight] for w in table if w < weight)
+    # the ends of the table are BM25 alone and the cross-encoder alone, as `synthret eval` scores them on dev
+    dev = {"data": str(data), "split": "train"}
+    bm25 = run_eval(EvalConfig(**dev), progress=False).metrics["ndcg_at_10"]
+    reranker = {"model": cross_encoder_dir, "depth": 3}
+    alone = run_eval(EvalConfig(**dev, reranker=reranker), progress=False).metrics["ndcg_at_10"]
+    assert table[0.0] == pytest.approx(bm25, abs=1e-4) and table[1.0] == pytest.approx(alone, abs=1e-4)
+    assert logged[-1].endswith(f"the test split is reranked with weight {weight} (dev)")
+    fixed = RecipeRun(recipe(data, tmp_path / "r", **values, rerank_fusion=0.3), log=logged.append)
+    assert fixed._fusion(cross_encoder_dir) == 0.3
+    assert json.loads((tmp_path / "r" / "fusion" / "fusion.json").read_text())["chosen"] == "config"
+
+
+def test_rerank_fusion_outside_zero_to_one_names_the_key(tmp_path):
+    with pytest.raises(ConfigError, match="rerank_fusion"):
+        load_config(
+            RecipeConfig, None, ["recipe=reranker", f"data={tmp_path}", f"run_dir={tmp_path}", "rerank_fusion=1.5"]
+        )
