@@ -3,9 +3,10 @@
 For each dataset and recipe this runs ``synthret run`` (a fresh process, as a user runs it) with the recipe's
 CPU config from ``configs/recipes/`` and the sizes given here, then collects the test-split numbers of each run's
 ``summary.json``: BM25, zero-shot MiniLM, the recipe's student(s), and for the reranker recipe BM25 top 100
-reranked by the trained cross-encoder. Training queries are generated from the corpus (none of these datasets'
-test queries feed synthesis, training or checkpoint selection; dev queries are held out of the generated ones).
-The first recipe of a dataset generates them and the others reuse them (``train_queries=<that run>/queries``).
+reranked by the trained cross-encoder (interpolated with BM25 by the weight ``w`` its fusion stage chose on dev).
+Training queries are generated from the corpus (none of these datasets' test queries feed synthesis, training or
+checkpoint selection; dev queries are held out of the generated ones). The first recipe of a dataset generates them
+and the others reuse them (``train_queries=<that run>/queries``).
 Run folders persist under ``--run-root``: a rerun skips finished stages, so an interrupted benchmark resumes.
 
     .venv/bin/python benchmarks/quality.py --datasets cranfield cisi --recipes sycl reranker syntriever
@@ -147,6 +148,10 @@ def main() -> None:
                     "p_value": round(paired_test(metrics["per_query"], systems["zero-shot"]["per_query"]), 4)
                     if final
                     else None,
+                    # the cross-encoder's weight against BM25, chosen on dev by the recipe's fusion stage
+                    "fusion_weight": summaries[recipe].get("stages", {}).get("fusion", {}).get("weight")
+                    if recipe == "reranker"
+                    else None,
                 }
             )
         for recipe in args.recipes:
@@ -159,8 +164,10 @@ def main() -> None:
     for row in rows:
         mark = {True: "yes", False: "no", None: ""}[row.get("beats_zero_shot")]
         delta = f"{row['delta_ndcg_at_10']:+.3f}, p={row['p_value']:.3f}" if row.get("p_value") is not None else ""
+        weight = row.get("fusion_weight")
+        system = row["system"] + (f" (w={weight})" if weight is not None else "")
         print(
-            f"| {row['dataset']} | {row['system']} | {row.get('ndcg_at_10', '-')} | {row.get('recall_at_100', '-')} "
+            f"| {row['dataset']} | {system} | {row.get('ndcg_at_10', '-')} | {row.get('recall_at_100', '-')} "
             f"| {mark} | {delta} |"
         )
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

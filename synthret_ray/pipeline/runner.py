@@ -385,8 +385,9 @@ def below_first_stage_note(stage: str, best: dict[str, Any]) -> str | None:
         return None
     return (
         f"[{stage}] dev nDCG@10 {reranked:.4f} after reranking, below {first:.4f} for BM25 alone on the same dev "
-        "queries: this cross-encoder makes the first stage's order worse. More labelled rows (a larger teacher) "
-        "or a trained cross-encoder as the student (student=cross-encoder/ms-marco-MiniLM-L6-v2) help"
+        "queries: this cross-encoder makes the first stage's order worse, and the fusion stage will give BM25 the "
+        "weight dev asks for. More labelled rows (a larger teacher) or a trained cross-encoder as the student "
+        "(student=cross-encoder/ms-marco-MiniLM-L6-v2) help"
     )
 
 
