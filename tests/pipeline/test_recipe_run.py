@@ -7,6 +7,7 @@ import json
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -58,20 +59,47 @@ def _free_port() -> int:
 @pytest.fixture
 def ray_head(tmp_path):
     """A one-node Ray cluster started as users start one (`ray start --head`), with the job server on
-    127.0.0.1; stopped (`ray stop`) after the test."""
+    127.0.0.1. `--block` keeps the command alive, and its SIGTERM at the end stops this cluster's processes
+    only: `ray stop` would stop every Ray instance of the machine, a benchmark running beside the tests too."""
     import ray
 
-    ray.shutdown()  # the shared test cluster of this process (`ray stop` below stops every cluster here)
+    ray.shutdown()  # the shared test cluster of this process: one cluster per driver
     ray_cli = str(Path(sys.executable).parent / "ray")
     port, dashboard = _free_port(), _free_port()
-    start = [ray_cli, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2"]
+    start = [ray_cli, "start", "--head", "--block", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2"]
     start += ["--include-dashboard=true", "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard}"]
-    subprocess.run([*start, "--disable-usage-stats"], check=True, capture_output=True, timeout=120)
+    # Ray's fixed default ports would collide with another Ray instance of this machine (the job agent's HTTP
+    # port 52365, then "No available agent to submit job")
+    start += [f"--dashboard-agent-listen-port={_free_port()}", f"--ray-client-server-port={_free_port()}"]
+    log = open(tmp_path / "ray-start.log", "w")
+    head = subprocess.Popen([*start, "--disable-usage-stats"], stdout=log, stderr=subprocess.STDOUT)
+    jobs = f"http://127.0.0.1:{dashboard}"
+    deadline = time.time() + 180
+    # up as a plain `ray start` returns (its job agent included) when the command says it now blocks
+    while "block forever" not in (tmp_path / "ray-start.log").read_text():
+        if head.poll() is not None or time.time() > deadline:
+            head.kill()
+            pytest.fail(f"ray start --head did not come up: {(tmp_path / 'ray-start.log').read_text()[-3000:]}")
+        time.sleep(1)
     try:
-        yield {"gcs": f"127.0.0.1:{port}", "jobs": f"http://127.0.0.1:{dashboard}", "cli": ray_cli}
+        yield {"gcs": f"127.0.0.1:{port}", "jobs": jobs, "cli": ray_cli}
     finally:
         ray.shutdown()
-        subprocess.run([ray_cli, "stop", "--force"], capture_output=True, timeout=120)
+        head.terminate()
+        try:
+            head.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            head.kill()
+        log.close()
+        gone = time.time() + 30
+        while _accepts(port) and time.time() < gone:
+            time.sleep(0.5)
+        assert not _accepts(port), "the head's GCS still answers after its `ray start --block` was stopped"
+
+
+def _accepts(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 @pytest.mark.slow
