@@ -4,9 +4,11 @@ config hash, --from, and the rules that keep test queries out of synthesis, trai
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -71,6 +73,10 @@ def ray_head(tmp_path):
     # Ray's fixed default ports would collide with another Ray instance of this machine (the job agent's HTTP
     # port 52365, then "No available agent to submit job")
     start += [f"--dashboard-agent-listen-port={_free_port()}", f"--ray-client-server-port={_free_port()}"]
+    # Its own temp dir (short: Ray's socket paths must fit 107 characters): `ray start` records its address in
+    # <temp dir>/ray_current_cluster, and a later plain `ray.init()` would try to join this cluster once stopped.
+    temp_dir = tempfile.mkdtemp(prefix="ray-", dir="/tmp")
+    start.append(f"--temp-dir={temp_dir}")
     log = open(tmp_path / "ray-start.log", "w")
     head = subprocess.Popen([*start, "--disable-usage-stats"], stdout=log, stderr=subprocess.STDOUT)
     jobs = f"http://127.0.0.1:{dashboard}"
@@ -94,6 +100,9 @@ def ray_head(tmp_path):
         gone = time.time() + 30
         while _accepts(port) and time.time() < gone:
             time.sleep(0.5)
+        shutil.rmtree(temp_dir, ignore_errors=True)
+        recorded = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"  # Ray's default temp dir
+        assert not recorded.exists() or f":{port}" not in recorded.read_text(), "the test cluster left its address"
         assert not _accepts(port), "the head's GCS still answers after its `ray start --block` was stopped"
 
 
