@@ -318,9 +318,17 @@ class RecipeRun:
         def run() -> dict[str, Any]:
             from synthret_ray.evaluation.fusion import dev_fusion_table
 
-            best, table = dev_fusion_table(
-                self.dev_data, self.dev_split, model, self.cfg.rerank_depth, self.cfg.progress
-            )
+            if self.summaries.get("split", {}).get("dev_queries") == 0:  # one training query: none held out
+                if self.cfg.rerank_fusion == "dev":
+                    raise PipelineError(
+                        "fusion: no dev queries to choose the cross-encoder's weight on (rerank_fusion=dev); give "
+                        "more training queries, a dev_split, or a weight (rerank_fusion=1: the cross-encoder alone)"
+                    )
+                best, table = self.cfg.rerank_fusion, {}
+            else:
+                best, table = dev_fusion_table(
+                    self.dev_data, self.dev_split, model, self.cfg.rerank_depth, self.cfg.progress
+                )
             weight = best if self.cfg.rerank_fusion == "dev" else self.cfg.rerank_fusion
             summary = {
                 "weight": weight,

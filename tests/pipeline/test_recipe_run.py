@@ -339,6 +339,19 @@ def test_the_reranker_recipe_picks_its_fusion_weight_on_dev(tmp_path, cross_enco
     assert json.loads((tmp_path / "r" / "fusion" / "fusion.json").read_text())["chosen"] == "config"
 
 
+def test_the_fusion_stage_without_dev_queries_needs_a_weight(tmp_path):
+    from synthret_ray.pipeline.runner import PipelineError, RecipeRun
+
+    values = {"recipe": "reranker", "train_queries": "generate", "synthesis": {}, "training": {}}
+    run = RecipeRun(recipe(tmp_path, tmp_path / "r", **values), log=lambda line: None)
+    run.summaries["split"] = {"train_queries": 1, "dev_queries": 0}
+    with pytest.raises(PipelineError, match="no dev queries to choose the cross-encoder's weight on"):
+        run._fusion("unused")
+    fixed = RecipeRun(recipe(tmp_path, tmp_path / "r2", **values, rerank_fusion=1), log=lambda line: None)
+    fixed.summaries["split"] = {"train_queries": 1, "dev_queries": 0}
+    assert fixed._fusion("unused") == 1
+
+
 def test_rerank_fusion_outside_zero_to_one_names_the_key(tmp_path):
     with pytest.raises(ConfigError, match="rerank_fusion"):
         load_config(
