@@ -318,8 +318,9 @@ class RecipeRun:
         def run() -> dict[str, Any]:
             from synthret_ray.evaluation.fusion import dev_fusion_table
 
+            chosen = "dev" if self.cfg.rerank_fusion == "dev" else "config"
             if self.summaries.get("split", {}).get("dev_queries") == 0:  # one training query: none held out
-                if self.cfg.rerank_fusion == "dev":
+                if chosen == "dev":
                     raise PipelineError(
                         "fusion: no dev queries to choose the cross-encoder's weight on (rerank_fusion=dev); give "
                         "more training queries, a dev_split, or a weight (rerank_fusion=1: the cross-encoder alone)"
@@ -329,10 +330,10 @@ class RecipeRun:
                 best, table = dev_fusion_table(
                     self.dev_data, self.dev_split, model, self.cfg.rerank_depth, self.cfg.progress
                 )
-            weight = best if self.cfg.rerank_fusion == "dev" else self.cfg.rerank_fusion
+            weight = best if chosen == "dev" else self.cfg.rerank_fusion
             summary = {
                 "weight": weight,
-                "chosen": "dev" if self.cfg.rerank_fusion == "dev" else "config",
+                "chosen": chosen,
                 "dev_ndcg_at_10": {str(w): round(v, 4) for w, v in table.items()},
             }
             _write_json(self.path("fusion", "fusion.json"), summary)

@@ -77,26 +77,24 @@ def ray_head(tmp_path):
     # <temp dir>/ray_current_cluster, and a later plain `ray.init()` would try to join this cluster once stopped.
     temp_dir = tempfile.mkdtemp(prefix="ray-", dir="/tmp")
     start.append(f"--temp-dir={temp_dir}")
-    log = open(tmp_path / "ray-start.log", "w")
-    head = subprocess.Popen([*start, "--disable-usage-stats"], stdout=log, stderr=subprocess.STDOUT)
-    jobs = f"http://127.0.0.1:{dashboard}"
-    deadline = time.time() + 180
-    # up as a plain `ray start` returns (its job agent included) when the command says it now blocks
-    while "block forever" not in (tmp_path / "ray-start.log").read_text():
-        if head.poll() is not None or time.time() > deadline:
-            head.kill()
-            pytest.fail(f"ray start --head did not come up: {(tmp_path / 'ray-start.log').read_text()[-3000:]}")
-        time.sleep(1)
+    log_file = tmp_path / "ray-start.log"
+    with open(log_file, "w") as log:
+        head = subprocess.Popen([*start, "--disable-usage-stats"], stdout=log, stderr=subprocess.STDOUT)
     try:
-        yield {"gcs": f"127.0.0.1:{port}", "jobs": jobs, "cli": ray_cli}
+        deadline = time.time() + 180
+        # up as a plain `ray start` returns (its job agent included) when the command says it now blocks
+        while "block forever" not in log_file.read_text():
+            if head.poll() is not None or time.time() > deadline:
+                pytest.fail(f"ray start --head did not come up: {log_file.read_text()[-3000:]}")
+            time.sleep(1)
+        yield {"gcs": f"127.0.0.1:{port}", "jobs": f"http://127.0.0.1:{dashboard}", "cli": ray_cli}
     finally:
         ray.shutdown()
-        head.terminate()
+        head.terminate()  # `ray start --block` stops the processes it started, then exits
         try:
             head.wait(timeout=60)
         except subprocess.TimeoutExpired:
             head.kill()
-        log.close()
         gone = time.time() + 30
         while _accepts(port) and time.time() < gone:
             time.sleep(0.5)
