@@ -43,21 +43,23 @@ def fuse(first_stage: Run, head_scores: Run, weight: float) -> Run:
     return out
 
 
-def select_fusion_weight(
+def fusion_table(
     qrels: Qrels, first_stage: Run, head_scores: Run, grid: tuple[float, ...] = FUSION_GRID
-) -> tuple[float, dict[float, float]]:
-    """The weight of ``grid`` with the best nDCG@10 on these (dev) queries, and nDCG@10 for every weight. Ties go
-    to the smaller weight: the cross-encoder has to earn its share over the first stage."""
-    table = {w: evaluate_run(qrels, fuse(first_stage, head_scores, w))[0]["ndcg_at_10"] for w in sorted(grid)}
+) -> dict[float, float]:
+    """nDCG@10 on these (dev) queries for each weight of ``grid``, smallest weight first."""
+    return {w: evaluate_run(qrels, fuse(first_stage, head_scores, w))[0]["ndcg_at_10"] for w in sorted(grid)}
+
+
+def best_weight(table: dict[float, float]) -> float:
+    """The weight with the best nDCG@10 in ``table``; ties go to the smaller weight: the cross-encoder has to earn
+    its share over the first stage."""
     best = max(table.values())
-    return next(w for w, value in table.items() if value == best), table
+    return min(w for w, value in table.items() if value == best)
 
 
-def dev_fusion_table(
-    data_dir: str, split: str, model: str, depth: int, progress: bool = True
-) -> tuple[float, dict[float, float]]:
+def dev_fusion_table(data_dir: str, split: str, model: str, depth: int, progress: bool = True) -> dict[float, float]:
     """BM25's top ``depth`` for the queries of ``split`` (dev), scored once by the cross-encoder ``model``, then
-    :func:`select_fusion_weight` over :data:`FUSION_GRID`."""
+    :func:`fusion_table` over :data:`FUSION_GRID`."""
     from synthret_ray.data import load_beir
     from synthret_ray.evaluation.config import EvalConfig
     from synthret_ray.evaluation.rerank import cross_encoder_scores
@@ -67,4 +69,4 @@ def dev_fusion_table(
     data = load_beir(cfg.data, cfg.split)
     first_stage = retrieve(cfg, data, progress)
     head_scores = cross_encoder_scores(data, first_stage, cfg.reranker, progress)
-    return select_fusion_weight(data.qrels, first_stage, head_scores)
+    return fusion_table(data.qrels, first_stage, head_scores)

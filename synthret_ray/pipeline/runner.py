@@ -316,7 +316,7 @@ class RecipeRun:
         }
 
         def run() -> dict[str, Any]:
-            from synthret_ray.evaluation.fusion import dev_fusion_table
+            from synthret_ray.evaluation.fusion import best_weight, dev_fusion_table
 
             chosen = "dev" if self.cfg.rerank_fusion == "dev" else "config"
             if self.summaries.get("split", {}).get("dev_queries") == 0:  # one training query: none held out
@@ -325,12 +325,12 @@ class RecipeRun:
                         "fusion: no dev queries to choose the cross-encoder's weight on (rerank_fusion=dev); give "
                         "more training queries, a dev_split, or a weight (rerank_fusion=1: the cross-encoder alone)"
                     )
-                best, table = self.cfg.rerank_fusion, {}
+                table = {}
             else:
-                best, table = dev_fusion_table(
+                table = dev_fusion_table(
                     self.dev_data, self.dev_split, model, self.cfg.rerank_depth, self.cfg.progress
                 )
-            weight = best if chosen == "dev" else self.cfg.rerank_fusion
+            weight = best_weight(table) if chosen == "dev" else self.cfg.rerank_fusion
             summary = {
                 "weight": weight,
                 "chosen": chosen,
@@ -340,7 +340,7 @@ class RecipeRun:
             self.log(
                 "[fusion] dev nDCG@10 by the cross-encoder's weight against BM25: "
                 + ", ".join(f"{w}: {v:.4f}" for w, v in table.items())
-                + f"; the test split is reranked with weight {weight} ({summary['chosen']})"
+                + f"; the test split is reranked with weight {weight} ({chosen})"
             )
             return summary
 

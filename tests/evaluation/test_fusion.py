@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from synthret_ray.evaluation.fusion import FUSION_GRID, fuse, select_fusion_weight
+from synthret_ray.evaluation.fusion import FUSION_GRID, best_weight, fuse, fusion_table
 from synthret_ray.evaluation.metrics import ranked
 
 # BM25 puts a first; the cross-encoder puts b first; c is below the reranked head.
@@ -31,12 +31,13 @@ def test_fuse_handles_equal_scores_and_queries_without_a_head():
     assert flat["r"] == {"x": -1.0}  # no head: the first stage's order
 
 
-def test_select_fusion_weight_takes_the_best_dev_weight_and_the_smaller_on_ties():
+def test_fusion_table_and_best_weight_take_the_best_dev_weight_and_the_smaller_on_ties():
     qrels = {"q": {"b": 1}}
-    weight, table = select_fusion_weight(qrels, FIRST, HEADS, grid=(1.0, 0.0, 0.25, 0.75))
+    table = fusion_table(qrels, FIRST, HEADS, grid=(1.0, 0.0, 0.25, 0.75))
+    weight = best_weight(table)
     second = 1 / math.log2(3)  # b at rank 2
     assert table == pytest.approx({0.0: second, 0.25: second, 0.75: 1.0, 1.0: 1.0})
     assert list(table) == [0.0, 0.25, 0.75, 1.0]
     assert weight == 0.75
-    weight, _ = select_fusion_weight({"q": {"a": 1}}, FIRST, HEADS)
+    weight = best_weight(fusion_table({"q": {"a": 1}}, FIRST, HEADS))
     assert weight == 0.0 and FUSION_GRID[0] == 0.0 and FUSION_GRID[-1] == 1.0 and len(FUSION_GRID) == 11
