@@ -3,7 +3,8 @@
 For each dataset and recipe this runs ``synthret run`` (a fresh process, as a user runs it) with the recipe's
 CPU config from ``configs/recipes/`` and the sizes given here, then collects the test-split numbers of each run's
 ``summary.json``: BM25, zero-shot MiniLM, the recipe's student(s), and for the reranker recipe BM25 top 100
-reranked by the trained cross-encoder (interpolated with BM25 by the weight ``w`` its fusion stage chose on dev).
+reranked by the trained cross-encoder (interpolated with BM25 by the weight ``w`` its fusion stage chose on dev);
+``reranker-dense`` is the same recipe over zero-shot MiniLM's top 100 instead of BM25's.
 Training queries are generated from the corpus (none of these datasets' test queries feed synthesis, training or
 checkpoint selection; dev queries are held out of the generated ones). The first recipe of a dataset generates them
 and the others reuse them (``train_queries=<that run>/queries``).
@@ -36,9 +37,17 @@ RECIPE_CONFIGS = {
     "sycl": REPO / "configs" / "recipes" / "sycl_cranfield.yaml",
     "syntriever": REPO / "configs" / "recipes" / "syntriever_scifact.yaml",
     "reranker": REPO / "configs" / "recipes" / "reranker_medquad.yaml",
+    "reranker-dense": REPO / "configs" / "recipes" / "reranker_medquad.yaml",
 }
+# Recipes run with fixed overrides of their config, in a run folder of their own.
+VARIANTS = {"reranker-dense": ["first_stage.retriever=dense", "first_stage.model=minilm"]}
 # The recipe's final student: the system each case compares with zero-shot MiniLM.
-STUDENT = {"sycl": "listwise", "syntriever": "stage2", "reranker": "bm25 >> reranker"}
+STUDENT = {
+    "sycl": "listwise",
+    "syntriever": "stage2",
+    "reranker": "bm25 >> reranker",
+    "reranker-dense": "dense >> reranker",
+}
 
 
 def run_recipe(dataset: str, recipe: str, args: argparse.Namespace, queries: Path | None) -> dict:
@@ -50,6 +59,7 @@ def run_recipe(dataset: str, recipe: str, args: argparse.Namespace, queries: Pat
         "dev_split=null",
         f"passages={args.passages}",
         f"max_queries={args.max_queries}",
+        *VARIANTS.get(recipe, []),
         *(value.split(":", 1)[-1] for value in args.set if ":" not in value or value.startswith(f"{recipe}:")),
     ]
     command = [sys.executable, "-m", "synthret_ray.cli", "run", "--config", str(RECIPE_CONFIGS[recipe]), "-q"]
@@ -148,9 +158,9 @@ def main() -> None:
                     "p_value": round(paired_test(metrics["per_query"], systems["zero-shot"]["per_query"]), 4)
                     if final
                     else None,
-                    # the cross-encoder's weight against BM25, chosen on dev by the recipe's fusion stage
+                    # the cross-encoder's weight against its first stage, chosen on dev by the fusion stage
                     "fusion_weight": summaries[recipe].get("stages", {}).get("fusion", {}).get("weight")
-                    if recipe == "reranker"
+                    if recipe.startswith("reranker") and key == f"{recipe}: {STUDENT[recipe]}"
                     else None,
                 }
             )

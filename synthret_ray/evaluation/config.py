@@ -64,6 +64,29 @@ class IndexConfig(StrictModel):
     )
 
 
+class FirstStageConfig(StrictModel):
+    """The retriever whose top candidates a cross-encoder reranks (and, in a recipe, is labelled on)."""
+
+    retriever: Literal["bm25", "dense"] = Field("bm25", description="bm25, or dense with `model`.")
+    model: str | None = Field(
+        None,
+        description="Bi-encoder when retriever=dense: a folder (e.g. another run's train/stage2/model), hub id or "
+        "packaged name (minilm).",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> FirstStageConfig:
+        if self.retriever == "dense" and not self.model:
+            raise ValueError("model is required when retriever=dense")
+        if self.retriever == "bm25" and self.model:
+            raise ValueError(f"model {self.model!r} has no effect with retriever=bm25; drop it or set retriever=dense")
+        return self
+
+    @property
+    def label(self) -> str:
+        return "BM25" if self.retriever == "bm25" else f"dense {self.model}"
+
+
 class RerankConfig(StrictModel):
     model: str = Field(description="Cross-encoder: local folder, hub id or packaged name.")
     depth: int = Field(100, gt=0, description="First-stage candidates rescored per query.")

@@ -11,7 +11,12 @@ what BM25 got right, and a strong one keeps most of the weight. ``w`` is chosen 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from synthret_ray.evaluation.metrics import Qrels, Run, evaluate_run, ranked
+
+if TYPE_CHECKING:
+    from synthret_ray.evaluation.config import FirstStageConfig
 
 # Weights tried on dev, first stage alone (0) to cross-encoder alone (1).
 FUSION_GRID = tuple(round(0.1 * i, 1) for i in range(11))
@@ -57,16 +62,19 @@ def best_weight(table: dict[float, float]) -> float:
     return min(w for w, value in table.items() if value == best)
 
 
-def dev_fusion_table(data_dir: str, split: str, model: str, depth: int, progress: bool = True) -> dict[float, float]:
-    """BM25's top ``depth`` for the queries of ``split`` (dev), scored once by the cross-encoder ``model``, then
-    :func:`fusion_table` over :data:`FUSION_GRID`."""
+def dev_fusion_table(
+    data_dir: str, split: str, first_stage: FirstStageConfig, model: str, depth: int, progress: bool = True
+) -> dict[float, float]:
+    """The first stage's top ``depth`` for the queries of ``split`` (dev), scored once by the cross-encoder
+    ``model``, then :func:`fusion_table` over :data:`FUSION_GRID`."""
     from synthret_ray.data import load_beir
     from synthret_ray.evaluation.config import EvalConfig
     from synthret_ray.evaluation.rerank import cross_encoder_scores
     from synthret_ray.evaluation.runner import retrieve
 
-    cfg = EvalConfig(data=data_dir, split=split, retriever="bm25", reranker={"model": model, "depth": depth})
+    reranker = {"model": model, "depth": depth}
+    cfg = EvalConfig(data=data_dir, split=split, **first_stage.model_dump(), reranker=reranker)
     data = load_beir(cfg.data, cfg.split)
-    first_stage = retrieve(cfg, data, progress)
-    head_scores = cross_encoder_scores(data, first_stage, cfg.reranker, progress)
-    return fusion_table(data.qrels, first_stage, head_scores)
+    first_run = retrieve(cfg, data, progress)
+    head_scores = cross_encoder_scores(data, first_run, cfg.reranker, progress)
+    return fusion_table(data.qrels, first_run, head_scores)

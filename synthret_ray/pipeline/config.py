@@ -13,6 +13,7 @@ from pydantic import Field, model_validator
 
 from synthret_ray.config import StrictModel
 from synthret_ray.engines.config import EngineConfig, LocalEngineConfig
+from synthret_ray.evaluation.config import FirstStageConfig
 
 
 class RecipeConfig(StrictModel):
@@ -43,12 +44,17 @@ class RecipeConfig(StrictModel):
     training: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Per stage (stage1, stage2, listwise, reranker): TrainConfig fields."
     )
-    rerank_depth: int = Field(100, gt=0, description="reranker: BM25 candidates reranked at evaluation.")
+    first_stage: FirstStageConfig = Field(
+        default_factory=FirstStageConfig,
+        description="reranker: the retriever whose top candidates are labelled by the teacher, reranked on dev and "
+        "test, and fused with: bm25, or dense with a model (minilm, or a sycl / syntriever run's trained student).",
+    )
+    rerank_depth: int = Field(100, gt=0, description="reranker: first-stage candidates reranked at evaluation.")
     rerank_fusion: Annotated[float, Field(ge=0, le=1)] | Literal["dev"] = Field(
         "dev",
-        description="reranker: weight w of the cross-encoder in w * cross-encoder + (1 - w) * BM25 (per-query "
-        "min-max normalized); 'dev' picks it from 0, 0.1, ..., 1 by nDCG@10 on the dev queries, 1 is the "
-        "cross-encoder alone.",
+        description="reranker: weight w of the cross-encoder in w * cross-encoder + (1 - w) * first stage "
+        "(per-query min-max normalized); 'dev' picks it from 0, 0.1, ..., 1 by nDCG@10 on the dev queries, 1 is "
+        "the cross-encoder alone.",
     )
     progress: bool = True
 
@@ -63,6 +69,8 @@ class RecipeConfig(StrictModel):
             )
         if self.dev_split is not None and self.dev_split == self.train_queries:
             problems.append(f"dev_split: {self.dev_split!r} is also train_queries; dev queries must be held apart")
+        if self.recipe != "reranker" and self.first_stage != FirstStageConfig():
+            problems.append(f"first_stage: only the reranker recipe reranks a first stage, not {self.recipe}")
         known = {
             "syntriever": {"queries", "distill", "verify", "prefer"},
             "sycl": {"queries", "graded"},

@@ -43,7 +43,7 @@ def _training_curves(curves: dict[str, list[dict[str, Any]]]):
             twin.set_ylabel("dev nDCG@10", color="tab:orange")
             first = next((row["first_stage_ndcg_at_10"] for row in history if "first_stage_ndcg_at_10" in row), None)
             if first is not None:  # a reranker: the line its dev nDCG@10 has to stay above
-                twin.axhline(first, linestyle=":", color="tab:gray", label="BM25 alone (dev)")
+                twin.axhline(first, linestyle=":", color="tab:gray", label="first stage alone (dev)")
                 twin.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     return fig

@@ -4,8 +4,10 @@ config (its hash chains the hashes of the stages before it, so a change upstream
   syntriever  [queries] -> split -> distill -> verify -> stage1 (distill) -> prefer (stage-1 top K) -> stage2
               (align, regularized toward stage 1) -> evaluate
   sycl        [queries] -> split -> graded -> listwise -> evaluate
-  reranker    [queries] -> split -> label (BM25 top k) -> reranker (LCE) -> fusion (cross-encoder's weight
-              against BM25, on dev) -> evaluate (BM25 top 100 reranked)
+  reranker    [queries] -> split -> label (first stage's top k) -> reranker (LCE) -> fusion (cross-encoder's
+              weight against the first stage, on dev) -> evaluate (first stage's top 100 reranked)
+
+The reranker's first stage is BM25, or a dense bi-encoder (``first_stage.retriever=dense first_stage.model=...``).
 
 ``split`` fixes the training queries and the dev queries used for checkpoint selection; the test split is read
 by ``evaluate`` only. A stage started but not finished (a crash, a kill) resumes in place: synthesis skips the
@@ -114,6 +116,9 @@ class RecipeRun:
         return self.synthesis_config(task, input=inputs, **derived)
 
     def train_config(self, stage: str, train_data: str, model: str, **derived: Any) -> TrainConfig:
+        dev = {"data": self.dev_data, "split": self.dev_split}
+        if stage == "reranker":  # dev reranks what test will: the recipe's first stage
+            dev["first_stage"] = self.cfg.first_stage.model_dump()
         values = _merge(
             {
                 "stage": TRAIN_STAGE[stage],
@@ -121,7 +126,7 @@ class RecipeRun:
                 "model": model,
                 "output_dir": self.path("train"),
                 "run_name": stage,
-                "eval": {"data": self.dev_data, "split": self.dev_split},
+                "eval": dev,
                 **derived,
             },
             self.cfg.training.get(stage, {}),
@@ -209,7 +214,7 @@ class RecipeRun:
                     f"[{name}] dev nDCG@10 was best before training (step 0): the exported model is the starting "
                     f"model {cfg.model}"
                 )
-            if note := below_first_stage_note(name, result.best_metrics):
+            if note := below_first_stage_note(name, result.best_metrics, cfg.eval.first_stage.label):
                 self.log(note)
             return {
                 "model": result.export_dir,
@@ -294,22 +299,27 @@ class RecipeRun:
         return self._evaluate({name: {"retriever": "dense", "model": m} for name, m in systems.items()})
 
     def _reranker(self) -> dict[str, Any]:
-        self.synthesize(
-            "label", self.query_task("label", candidates={"retriever": "bm25", "k": 10}), "reranker.parquet"
-        )
+        first = self.cfg.first_stage
+        candidates = {**first.model_dump(), "k": 10}
+        self.synthesize("label", self.query_task("label", candidates=candidates), "reranker.parquet")
         self.train(
             "reranker",
             self.train_config("reranker", self.path("label", "export", "reranker.parquet"), self.cfg.student),
         )
         model = self.model_dir("reranker")
         reranker = {"model": model, "depth": self.cfg.rerank_depth, "fusion_weight": self._fusion(model)}
-        return self._evaluate({"bm25 >> reranker": {"retriever": "bm25", "reranker": reranker}})
+        systems = {} if first.retriever == "bm25" else {first.retriever: first.model_dump()}
+        systems[f"{first.retriever} >> reranker"] = {**first.model_dump(), "reranker": reranker}
+        return self._evaluate(systems)
 
     def _fusion(self, model: str) -> float:
-        """nDCG@10 on the dev queries for each weight of the cross-encoder against BM25 (one scoring pass), and
-        the weight the test split is reranked with: the best on dev, or ``rerank_fusion`` when it is a number."""
+        """nDCG@10 on the dev queries for each weight of the cross-encoder against the first stage (one scoring
+        pass), and the weight the test split is reranked with: the best on dev, or ``rerank_fusion`` when it is a
+        number."""
+        first = self.cfg.first_stage
         config = {
             "model": model,
+            "first_stage": first.model_dump(),
             "depth": self.cfg.rerank_depth,
             "dev": [self.dev_data, self.dev_split],
             "rerank_fusion": self.cfg.rerank_fusion,
@@ -328,17 +338,18 @@ class RecipeRun:
                 table = {}
             else:
                 table = dev_fusion_table(
-                    self.dev_data, self.dev_split, model, self.cfg.rerank_depth, self.cfg.progress
+                    self.dev_data, self.dev_split, first, model, self.cfg.rerank_depth, self.cfg.progress
                 )
             weight = best_weight(table) if chosen == "dev" else self.cfg.rerank_fusion
             summary = {
                 "weight": weight,
                 "chosen": chosen,
+                "first_stage": first.label,
                 "dev_ndcg_at_10": {str(w): round(v, 4) for w, v in table.items()},
             }
             _write_json(self.path("fusion", "fusion.json"), summary)
             self.log(
-                "[fusion] dev nDCG@10 by the cross-encoder's weight against BM25: "
+                f"[fusion] dev nDCG@10 by the cross-encoder's weight against {first.label}: "
                 + ", ".join(f"{w}: {v:.4f}" for w, v in table.items())
                 + f"; the test split is reranked with weight {weight} ({chosen})"
             )
@@ -363,8 +374,8 @@ class RecipeRun:
 
 
 def evaluation_stem(system: str) -> str:
-    """File name (without suffix) of a system's results in the evaluate stage: ``bm25 >> reranker`` ->
-    ``bm25_reranker`` (``.json``, ``.per_query.jsonl``, ``.run.trec``, ``.config.yaml``)."""
+    """File name (without suffix) of a system's results in the evaluate stage: ``dense >> reranker`` ->
+    ``dense_reranker`` (``.json``, ``.per_query.jsonl``, ``.run.trec``, ``.config.yaml``)."""
     return system.replace(" ", "").replace(">>", "_")
 
 
@@ -386,17 +397,17 @@ def low_yield_note(stage: str, statuses: dict[str, int], reasons: dict[str, int]
     )
 
 
-def below_first_stage_note(stage: str, best: dict[str, Any]) -> str | None:
+def below_first_stage_note(stage: str, best: dict[str, Any], first_stage: str) -> str | None:
     """A log line when a reranker's kept checkpoint ranks the dev queries worse than its first stage alone:
     reranking the test split with it would lower nDCG, and the run says so before spending that time."""
     first = best.get("first_stage_ndcg_at_10")  # reported beside ndcg_at_10 by a reranker's dev evaluator
     if first is None or (reranked := best["ndcg_at_10"]) >= first:
         return None
     return (
-        f"[{stage}] dev nDCG@10 {reranked:.4f} after reranking, below {first:.4f} for BM25 alone on the same dev "
-        "queries: this cross-encoder makes the first stage's order worse, and the fusion stage will give BM25 the "
-        "weight dev asks for. More labelled rows (a larger teacher) or a trained cross-encoder as the student "
-        "(student=cross-encoder/ms-marco-MiniLM-L6-v2) help"
+        f"[{stage}] dev nDCG@10 {reranked:.4f} after reranking, below {first:.4f} for {first_stage} alone on the "
+        "same dev queries: this cross-encoder makes the first stage's order worse, and the fusion stage will give "
+        "the first stage the weight dev asks for. More labelled rows (a larger teacher) or a trained cross-encoder "
+        "as the student (student=cross-encoder/ms-marco-MiniLM-L6-v2) help"
     )
 
 

@@ -14,6 +14,7 @@ from pydantic import Field, model_validator
 
 from synthret_ray.config import StrictModel
 from synthret_ray.engines.config import EngineConfig, LocalEngineConfig
+from synthret_ray.evaluation.config import FirstStageConfig
 
 TASKS = ("queries", "distill", "verify", "graded", "label", "prefer")
 
@@ -25,16 +26,10 @@ class SamplingConfig(StrictModel):
     seed: int = Field(0, description="Base seed (request seeds add the sample index where engines take one).")
 
 
-class CandidatesConfig(StrictModel):
+class CandidatesConfig(FirstStageConfig):
     retriever: Literal["bm25", "dense"] = Field("bm25", description="Ranks the corpus for label / prefer.")
     model: str | None = Field(None, description="Dense model (e.g. the stage-1 retriever) when retriever=dense.")
     k: int = Field(5, gt=1, description="Candidates per query (prefer: K passages, K*(K-1)/2 pairs).")
-
-    @model_validator(mode="after")
-    def _check(self) -> CandidatesConfig:
-        if self.retriever == "dense" and not self.model:
-            raise ValueError("model is required when retriever=dense")
-        return self
 
 
 class InputConfig(StrictModel):

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from synthret_ray.config import StrictModel
+from synthret_ray.evaluation.config import FirstStageConfig
 
 Stage = Literal["pairs", "distill", "align", "listwise", "reranker"]
 
@@ -50,7 +51,12 @@ class GroupConfig(StrictModel):
 class EvalDuringTraining(StrictModel):
     data: str | None = Field(None, description="BEIR folder for dev evaluation each epoch; null disables it.")
     split: str = Field("dev", description="Dev split; the test split is refused (it must never select checkpoints).")
-    depth: int = Field(20, gt=0, description="reranker stage: BM25 candidates reranked per dev query.")
+    depth: int = Field(20, gt=0, description="reranker stage: first-stage candidates reranked per dev query.")
+    first_stage: FirstStageConfig = Field(
+        default_factory=FirstStageConfig,
+        description="reranker stage: the retriever whose top `depth` the cross-encoder reranks on dev (bm25, or "
+        "dense with a model: the first stage it will be deployed over).",
+    )
     batch_size: int = Field(64, gt=0, description="Encoding batch size for dev evaluation.")
     pool_depth: int | None = Field(
         100,
@@ -131,6 +137,8 @@ class TrainConfig(StrictModel):
             )
         if self.loss.regularization > 0 and self.loss_name != "partial_plackett_luce":
             problems.append("loss.regularization: only partial_plackett_luce (stage=align) uses it")
+        if self.stage != "reranker" and self.eval.first_stage != FirstStageConfig():
+            problems.append("eval.first_stage: only the reranker stage reranks a first stage on dev")
         if self.precision == "fp16" and not self.scaling.use_gpu:
             problems.append("precision: fp16 needs GPUs (scaling.use_gpu=true); use bf16 or fp32 on CPU")
         if problems:

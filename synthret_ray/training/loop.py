@@ -74,13 +74,14 @@ def build_loss(cfg: TrainConfig) -> nn.Module:
 
 
 class DevEvaluator:
-    """nDCG@10 and Recall@100 on dev queries (never test), computed on rank 0 with the model in training. For a
-    reranker each report also carries ``first_stage_ndcg_at_10``, BM25 alone on the same dev queries: a reranker
-    scoring below it makes the first stage's order worse, and the run can say so before test reranking."""
+    """nDCG@10 and Recall@100 on dev queries (never test), computed on rank 0 with the model in training. A
+    reranker reranks its first stage's top ``eval.depth`` (retrieved once, here), and each of its reports also
+    carries ``first_stage_ndcg_at_10``, that first stage alone on the same dev queries: a reranker scoring below it
+    makes the first stage's order worse, and the run can say so before test reranking."""
 
     def __init__(self, cfg: TrainConfig):
         from synthret_ray.data import load_beir
-        from synthret_ray.evaluation import EvalConfig, run_eval
+        from synthret_ray.evaluation import EvalConfig, evaluate_run
 
         self.cfg = cfg
         self.data = load_beir(cfg.eval.data, cfg.eval.split)
@@ -90,14 +91,18 @@ class DevEvaluator:
             self.data = candidate_pool(self.data, cfg.eval.pool_depth)
         self.first_stage: dict[str, float] = {}
         if cfg.stage == "reranker":
+            from synthret_ray.evaluation.runner import retrieve
+
             self.eval_cfg = EvalConfig(
                 data=cfg.eval.data,
                 split=cfg.eval.split,
-                retriever="bm25",
+                **cfg.eval.first_stage.model_dump(),
+                encode={"batch_size": cfg.eval.batch_size},
                 reranker={"model": "in-training", "depth": cfg.eval.depth, "batch_size": cfg.eval.batch_size},
             )
-            bm25 = run_eval(self.eval_cfg.model_copy(update={"reranker": None}), self.data, progress=False)
-            self.first_stage = {"first_stage_ndcg_at_10": bm25.metrics["ndcg_at_10"]}
+            self.first_run = retrieve(self.eval_cfg, self.data, progress=False)
+            metrics, _ = evaluate_run(self.data.qrels, self.first_run)
+            self.first_stage = {"first_stage_ndcg_at_10": metrics["ndcg_at_10"]}
         else:
             self.eval_cfg = EvalConfig(
                 data=cfg.eval.data,
@@ -108,25 +113,23 @@ class DevEvaluator:
             )
 
     def __call__(self, model: nn.Module) -> dict[str, float]:
-        from synthret_ray.evaluation import run_eval
+        from synthret_ray.evaluation import evaluate_run, run_eval
         from synthret_ray.evaluation.dense import DenseEncoder
+        from synthret_ray.evaluation.rerank import rerank
 
         was_training = model.training
         model.eval()
         try:
             with torch.no_grad():
                 if isinstance(model, CrossEncoderScorer):
-                    result = run_eval(self.eval_cfg, self.data, progress=False, cross_encoder=model.ce)
+                    run = rerank(self.data, self.first_run, self.eval_cfg.reranker, progress=False, model=model.ce)
+                    metrics, _ = evaluate_run(self.data.qrels, run)
                 else:
                     encoder = DenseEncoder(model.st, self.eval_cfg.encode)
-                    result = run_eval(self.eval_cfg, self.data, progress=False, encoder=encoder)
+                    metrics = run_eval(self.eval_cfg, self.data, progress=False, encoder=encoder).metrics
         finally:
             model.train(was_training)
-        return {
-            "ndcg_at_10": result.metrics["ndcg_at_10"],
-            "recall_at_100": result.metrics["recall_at_100"],
-            **self.first_stage,
-        }
+        return {"ndcg_at_10": metrics["ndcg_at_10"], "recall_at_100": metrics["recall_at_100"], **self.first_stage}
 
 
 def _rng_state() -> dict[str, Any]:

@@ -63,6 +63,30 @@ def test_cross_field_rules():
         load_config(EvalConfig, None, ["data=/x", "reranker.depth=10"])
 
 
+def test_a_rerankers_first_stage_is_checked_where_it_is_set():
+    from synthret_ray.pipeline import RecipeConfig
+    from synthret_ray.training.config import TrainConfig
+
+    recipe = ["data=/x", "run_dir=/r"]
+    with pytest.raises(ConfigError, match=r"first_stage: .*model is required when retriever=dense"):
+        load_config(RecipeConfig, None, [*recipe, "recipe=reranker", "first_stage.retriever=dense"])
+    with pytest.raises(ConfigError, match=r"first_stage: .*model 'minilm' has no effect with retriever=bm25"):
+        load_config(RecipeConfig, None, [*recipe, "recipe=reranker", "first_stage.model=minilm"])
+    dense = ["first_stage.retriever=dense", "first_stage.model=minilm"]
+    with pytest.raises(ConfigError, match="first_stage: only the reranker recipe reranks a first stage, not sycl"):
+        load_config(RecipeConfig, None, [*recipe, "recipe=sycl", *dense])
+    cfg = load_config(RecipeConfig, None, [*recipe, "recipe=reranker", *dense])
+    assert (cfg.first_stage.retriever, cfg.first_stage.model, cfg.first_stage.label) == (
+        "dense",
+        "minilm",
+        "dense minilm",
+    )
+    train = ["train_data=/t.parquet", "eval.first_stage.retriever=dense", "eval.first_stage.model=minilm"]
+    with pytest.raises(ConfigError, match="eval.first_stage: only the reranker stage reranks a first stage on dev"):
+        load_config(TrainConfig, None, [*train, "stage=listwise"])
+    assert load_config(TrainConfig, None, [*train, "stage=reranker"]).eval.first_stage.model == "minilm"
+
+
 def test_missing_file_and_bad_yaml(tmp_path):
     with pytest.raises(ConfigError, match="config file not found: .*nope.yaml"):
         load_config(EvalConfig, tmp_path / "nope.yaml")

@@ -287,11 +287,13 @@ def test_a_stage_that_keeps_under_half_its_rows_says_what_it_lost():
 def test_a_reranker_below_its_first_stage_on_dev_says_so():
     from synthret_ray.pipeline.runner import below_first_stage_note
 
-    note = below_first_stage_note("reranker", {"step": 27, "ndcg_at_10": 0.1754, "first_stage_ndcg_at_10": 0.3452})
+    best = {"step": 27, "ndcg_at_10": 0.1754, "first_stage_ndcg_at_10": 0.3452}
+    note = below_first_stage_note("reranker", best, "BM25")
     assert note is not None and note.startswith("[reranker] dev nDCG@10 0.1754 after reranking, below 0.3452 for BM25")
-    assert below_first_stage_note("reranker", {"ndcg_at_10": 0.40, "first_stage_ndcg_at_10": 0.35}) is None
-    assert below_first_stage_note("listwise", {"ndcg_at_10": 0.10}) is None  # dense stages have no first stage
-    assert below_first_stage_note("reranker", {"step": 3}) is None  # trained without dev queries
+    assert "below 0.3452 for dense minilm alone" in below_first_stage_note("reranker", best, "dense minilm")
+    assert below_first_stage_note("reranker", {"ndcg_at_10": 0.40, "first_stage_ndcg_at_10": 0.35}, "BM25") is None
+    assert below_first_stage_note("listwise", {"ndcg_at_10": 0.10}, "BM25") is None  # dense stages have none
+    assert below_first_stage_note("reranker", {"step": 3}, "BM25") is None  # trained without dev queries
 
 
 def test_a_rerankers_training_curve_draws_its_first_stage():
@@ -305,7 +307,7 @@ def test_a_rerankers_training_curve_draws_its_first_stage():
     twins = [ax for ax in fig.axes if ax.get_ylabel() == "dev nDCG@10"]  # one per stage, in order
 
     def first_stage_lines(ax):
-        return [list(line.get_ydata()) for line in ax.get_lines() if line.get_label() == "BM25 alone (dev)"]
+        return [list(line.get_ydata()) for line in ax.get_lines() if line.get_label() == "first stage alone (dev)"]
 
     assert first_stage_lines(twins[0]) == [[0.345, 0.345]]
     assert first_stage_lines(twins[1]) == []  # a dense stage has no first stage
@@ -355,3 +357,67 @@ def test_rerank_fusion_outside_zero_to_one_names_the_key(tmp_path):
         load_config(
             RecipeConfig, None, ["recipe=reranker", f"data={tmp_path}", f"run_dir={tmp_path}", "rerank_fusion=1.5"]
         )
+
+
+@pytest.mark.slow
+def test_the_reranker_recipe_labels_reranks_and_fuses_a_dense_first_stage(tmp_path, ray_local):
+    from synthret_ray.data import load_beir
+    from synthret_ray.evaluation import EvalConfig, run_eval
+    from synthret_ray.evaluation.runner import retrieve
+    from synthret_ray.synthesis.store import RunStore
+
+    data = tiny_dataset(tmp_path / "data")
+    run_dir = tmp_path / "run"
+    cfg = recipe(
+        data,
+        run_dir,
+        recipe="reranker",
+        first_stage={"retriever": "dense", "model": "minilm"},
+        rerank_depth=4,
+        synthesis={"label": {"candidates": {"k": 3}, "sampling": {"max_new_tokens": 8}}},
+        training={
+            "reranker": {
+                "optim": {"epochs": 1, "batch_size": 2, "max_seq_length": 64},
+                "group": {"reranker_negatives": 2},
+                "eval": {"depth": 4},
+            }
+        },
+    )
+    logged: list[str] = []
+    summary = run_recipe(cfg, log=logged.append)
+    assert list(summary["stages"]) == ["split", "label", "reranker", "fusion", "evaluate"]
+
+    # the teacher labelled MiniLM's top 3 of each training query, not BM25's
+    train = EvalConfig(data=str(data), split="train", retriever="dense", model="minilm")
+    labelled = {row["query_id"]: list(row["doc_ids"]) for row in RunStore(str(run_dir / "label")).read_rows()}
+    top = retrieve(train, load_beir(str(data), "train"), progress=False)
+    assert len(labelled) == summary["stages"]["split"]["train_queries"]
+    assert labelled == {q: sorted(top[q], key=top[q].get, reverse=True)[:3] for q in labelled}
+
+    # dev: MiniLM alone is the line the reranker's reports carry and the fusion table's weight-0 end
+    dev = EvalConfig(data=str(run_dir / "split" / "dev"), split="dev", retriever="dense", model="minilm")
+    dense_dev = run_eval(dev, progress=False).metrics["ndcg_at_10"]
+    history = summary["stages"]["reranker"]["history"]
+    assert history and all(row["first_stage_ndcg_at_10"] == pytest.approx(dense_dev) for row in history)
+    fusion = json.loads((run_dir / "fusion" / "fusion.json").read_text())
+    assert fusion["first_stage"] == "dense minilm" and fusion["dev_ndcg_at_10"]["0.0"] == round(dense_dev, 4)
+    assert any(
+        line.startswith("[fusion] dev nDCG@10 by the cross-encoder's weight against dense minilm") for line in logged
+    )
+
+    # test: MiniLM alone, and its top 4 reranked by the cross-encoder with the weight chosen on dev
+    systems = summary["evaluation"]["systems"]
+    assert set(systems) == {"bm25", "dense", "dense >> reranker"}
+    reranked = systems["dense >> reranker"]
+    written = json.loads((run_dir / "evaluate" / "dense_reranker.json").read_text())
+    assert written["system"].startswith(f"dense:minilm >> {run_dir / 'train' / 'reranker' / 'model'}@4")
+    assert reranked["recall_at_100"] == systems["dense"]["recall_at_100"]  # reranking reorders, never drops
+    weight = fusion["weight"]
+    test = EvalConfig(
+        data=str(data),
+        split="test",
+        retriever="dense",
+        model="minilm",
+        reranker={"model": str(run_dir / "train" / "reranker" / "model"), "depth": 4, "fusion_weight": weight},
+    )
+    assert reranked["ndcg_at_10"] == pytest.approx(run_eval(test, progress=False).metrics["ndcg_at_10"])

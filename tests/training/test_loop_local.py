@@ -50,6 +50,25 @@ def test_each_stage_trains_and_exports_a_loadable_model(stage, stage_file, dev_b
         assert "first_stage_ndcg_at_10" not in metrics
 
 
+@pytest.mark.slow
+def test_a_rerankers_dev_evaluator_reranks_a_dense_first_stage(dev_beir, cross_encoder_dir):
+    from synthret_ray.evaluation.runner import retrieve
+    from synthret_ray.training.loop import DevEvaluator
+
+    dense = ["eval.first_stage.retriever=dense", "eval.first_stage.model=minilm", "optim.max_seq_length=256"]
+    cfg = _cfg("reranker", "unused.parquet", dev_beir, *dense)
+    evaluator = DevEvaluator(cfg)
+    report = evaluator(build_model(cfg, cross_encoder_dir))
+    dense_dev = {"data": str(dev_beir), "split": "dev", "retriever": "dense", "model": "minilm"}
+    first = EvalConfig(**dense_dev)
+    assert evaluator.first_run == retrieve(first, evaluator.data, progress=False)  # MiniLM's top 100, not BM25's
+    # the same numbers `synthret eval` gives for MiniLM alone and for MiniLM's top 5 reranked by this cross-encoder
+    alone = run_eval(first, progress=False).metrics
+    reranked = run_eval(EvalConfig(**dense_dev, reranker={"model": cross_encoder_dir, "depth": 5}), progress=False)
+    assert report["first_stage_ndcg_at_10"] == pytest.approx(alone["ndcg_at_10"], abs=1e-9)
+    assert report["ndcg_at_10"] == pytest.approx(reranked.metrics["ndcg_at_10"], abs=1e-6)
+
+
 def _fixed_batch_loss(cfg: TrainConfig, source: str) -> float:
     torch.manual_seed(0)
     model = build_model(cfg, source).eval()
