@@ -6,8 +6,8 @@ CPU config from ``configs/recipes/`` and the sizes given here, then collects the
 reranked by the trained cross-encoder (interpolated with BM25 by the weight ``w`` its fusion stage chose on dev);
 ``reranker-dense`` is the same recipe over zero-shot MiniLM's top 100 instead of BM25's.
 Training queries are generated from the corpus (none of these datasets' test queries feed synthesis, training or
-checkpoint selection; dev queries are held out of the generated ones). The first recipe of a dataset generates them
-and the others reuse them (``train_queries=<that run>/queries``).
+checkpoint selection; dev queries are held out of the generated ones). The first recipe run on a dataset generates
+them, and every other recipe, in this run or a later one, reuses them (``train_queries=<that run>/queries``).
 Run folders persist under ``--run-root``: a rerun skips finished stages, so an interrupted benchmark resumes.
 
     .venv/bin/python benchmarks/quality.py --datasets cranfield cisi --recipes sycl reranker syntriever
@@ -75,6 +75,15 @@ def run_recipe(dataset: str, recipe: str, args: argparse.Namespace, queries: Pat
     return json.loads((run_dir / "summary.json").read_text())
 
 
+def generated_queries(dataset: str, recipes: list[str], args: argparse.Namespace) -> Path | None:
+    """The queries folder of the first of ``recipes`` whose run of ``dataset`` finished generating them."""
+    for recipe in recipes:
+        marker = Path(args.run_root) / dataset / recipe / "stages" / "queries.json"
+        if marker.exists() and json.loads(marker.read_text()).get("finished"):
+            return marker.parent.parent / "queries"
+    return None
+
+
 def zero_shot(dataset: str, args: argparse.Namespace) -> dict:
     """Zero-shot MiniLM on the test split, for datasets where only the reranker recipe ran."""
     out = Path(args.run_root) / dataset / "zero-shot" / "results.json"
@@ -122,14 +131,13 @@ def main() -> None:
     rows: list[dict] = []
     won = cases = 0
     for dataset in args.datasets:
-        summaries, queries = {}, None
+        summaries = {}
         for recipe in args.recipes:
+            # One generation of queries per dataset, so that the recipes compare on equal input: a recipe whose
+            # folder generated them goes on doing so (its stage is skipped), the others train on those.
+            own = generated_queries(dataset, [recipe], args)
+            queries = None if own else generated_queries(dataset, list(STUDENT), args)
             summaries[recipe] = run_recipe(dataset, recipe, args, queries)
-            # The first recipe generates the queries; the others train on the same ones (one generation per
-            # dataset, and the recipes compare on equal input).
-            marker = Path(args.run_root) / dataset / recipe / "stages" / "queries.json"
-            if queries is None and marker.exists() and json.loads(marker.read_text()).get("finished"):
-                queries = marker.parent.parent / "queries"
         systems: dict[str, dict] = {}
         for recipe, summary in summaries.items():
             for name, metrics in (summary.get("evaluation", {}).get("systems", {})).items():
