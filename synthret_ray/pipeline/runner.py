@@ -298,10 +298,16 @@ class RecipeRun:
         systems = {"zero-shot": self.cfg.student, "listwise": self.model_dir("listwise")}
         return self._evaluate({name: {"retriever": "dense", "model": m} for name, m in systems.items()})
 
+    def label_config(self) -> SynthesisConfig:
+        """The reranker's ``label`` task: the teacher judges the first stage's top 10 of each training query, or
+        the candidates ``synthesis.label.candidates.retriever`` names (e.g. BM25's, for a dense first stage)."""
+        chosen = "retriever" in self.cfg.synthesis.get("label", {}).get("candidates", {})
+        candidates = {"k": 10, **({} if chosen else self.cfg.first_stage.model_dump())}
+        return self.query_task("label", candidates=candidates)
+
     def _reranker(self) -> dict[str, Any]:
         first = self.cfg.first_stage
-        candidates = {**first.model_dump(), "k": 10}
-        self.synthesize("label", self.query_task("label", candidates=candidates), "reranker.parquet")
+        self.synthesize("label", self.label_config(), "reranker.parquet")
         self.train(
             "reranker",
             self.train_config("reranker", self.path("label", "export", "reranker.parquet"), self.cfg.student),

@@ -352,6 +352,19 @@ def test_the_fusion_stage_without_dev_queries_needs_a_weight(tmp_path):
     assert fixed._fusion("unused") == 1
 
 
+def test_the_label_task_judges_the_first_stages_candidates_unless_told_otherwise(tmp_path):
+    from synthret_ray.pipeline.runner import RecipeRun
+
+    values = {"recipe": "reranker", "training": {}, "first_stage": {"retriever": "dense", "model": "minilm"}}
+    dense = RecipeRun(recipe(tmp_path, tmp_path / "r", **values, synthesis={})).label_config().candidates
+    assert (dense.retriever, dense.model, dense.k) == ("dense", "minilm", 10)
+    bm25 = {"label": {"candidates": {"retriever": "bm25", "k": 20}}}  # label BM25's, rerank MiniLM's
+    told = RecipeRun(recipe(tmp_path, tmp_path / "r", **values, synthesis=bm25)).label_config().candidates
+    assert (told.retriever, told.model, told.k) == ("bm25", None, 20)
+    default = RecipeRun(recipe(tmp_path, tmp_path / "r", recipe="reranker", synthesis={}, training={}))
+    assert default.label_config().candidates.model_dump() == {"retriever": "bm25", "model": None, "k": 10}
+
+
 def test_rerank_fusion_outside_zero_to_one_names_the_key(tmp_path):
     with pytest.raises(ConfigError, match="rerank_fusion"):
         load_config(
