@@ -11,12 +11,8 @@ what BM25 got right, and a strong one keeps most of the weight. ``w`` is chosen 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from synthret_ray.evaluation.config import EvalConfig, FirstStageConfig
 from synthret_ray.evaluation.metrics import Qrels, Run, evaluate_run, ranked
-
-if TYPE_CHECKING:
-    from synthret_ray.evaluation.config import FirstStageConfig
 
 # Weights tried on dev, first stage alone (0) to cross-encoder alone (1).
 FUSION_GRID = tuple(round(0.1 * i, 1) for i in range(11))
@@ -68,7 +64,6 @@ def dev_fusion_table(
     """The first stage's top ``depth`` for the queries of ``split`` (dev), scored once by the cross-encoder
     ``model``, then :func:`fusion_table` over :data:`FUSION_GRID`."""
     from synthret_ray.data import load_beir
-    from synthret_ray.evaluation.config import EvalConfig
     from synthret_ray.evaluation.rerank import cross_encoder_scores
     from synthret_ray.evaluation.runner import retrieve
 
