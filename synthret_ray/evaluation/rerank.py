@@ -41,5 +41,8 @@ def rerank(
 ) -> Run:
     """Each query's top ``cfg.depth`` ordered by the cross-encoder (mixed with the first stage when
     ``cfg.fusion_weight`` < 1); deeper documents keep their first-stage order below every reranked one, so
-    recall@100 is unchanged when ``depth`` < 100."""
+    recall@100 is unchanged when ``depth`` < 100. With ``cfg.fusion_weight`` 0 the result is the first stage's
+    ranking, so it is returned as is and the cross-encoder is not run (nor loaded)."""
+    if cfg.fusion_weight == 0.0:
+        return first_stage
     return fuse(first_stage, cross_encoder_scores(data, first_stage, cfg, progress, model), cfg.fusion_weight)

@@ -358,6 +358,7 @@ class RecipeRun:
                 f"[fusion] dev nDCG@10 by the cross-encoder's weight against {first.label}: "
                 + ", ".join(f"{w}: {v:.4f}" for w, v in table.items())
                 + f"; the test split is reranked with weight {weight} ({chosen})"
+                + (f": {first.label}'s own ranking, the cross-encoder is not run on it" if weight == 0 else "")
             )
             return summary
 

@@ -23,6 +23,8 @@ def test_fuse_mixes_per_query_normalized_scores():
     assert high["a"] == pytest.approx(0.25) and high["b"] == pytest.approx(0.75)
     assert [d for d, _ in ranked(high)] == ["b", "a", "c"]
     assert fuse(FIRST, HEADS, 1.0)["q"] == {"a": 0.0, "b": 2.0, "c": -1.0}  # raw cross-encoder, tail below it
+    # weight 0 ranks like the first stage (rerank() then skips the cross-encoder)
+    assert [d for d, _ in ranked(fuse(FIRST, HEADS, 0.0)["q"])] == [d for d, _ in ranked(FIRST["q"])]
 
 
 def test_fuse_handles_equal_scores_and_queries_without_a_head():
