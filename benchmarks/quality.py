@@ -59,6 +59,7 @@ def run_recipe(dataset: str, recipe: str, args: argparse.Namespace, queries: Pat
         "dev_split=null",
         f"passages={args.passages}",
         f"max_queries={args.max_queries}",
+        *([f"test_max_queries={args.test_max_queries}"] if args.test_max_queries else []),
         *VARIANTS.get(recipe, []),
         *(value.split(":", 1)[-1] for value in args.set if ":" not in value or value.startswith(f"{recipe}:")),
     ]
@@ -85,11 +86,14 @@ def generated_queries(dataset: str, recipes: list[str], args: argparse.Namespace
 
 
 def zero_shot(dataset: str, args: argparse.Namespace) -> dict:
-    """Zero-shot MiniLM on the test split, for datasets where only the reranker recipe ran."""
-    out = Path(args.run_root) / dataset / "zero-shot" / "results.json"
+    """Zero-shot MiniLM on the test split (on the recipes' sample of it with --test-max-queries), for datasets
+    where only the reranker recipe ran."""
+    sample = args.test_max_queries
+    out = Path(args.run_root) / dataset / (f"zero-shot-sample{sample}" if sample else "zero-shot") / "results.json"
     if not out.exists():
         command = [sys.executable, "-m", "synthret_ray.cli", "eval", "--data", str(Path(args.data_root) / dataset)]
         command += ["--split", "test", "--retriever", "dense", "--model", "minilm", "--out", str(out), "-q"]
+        command += [f"max_queries={sample}"] if sample else []
         print("$ " + " ".join(command), flush=True)
         subprocess.run(command, cwd=REPO, check=True, stdout=subprocess.DEVNULL)
     # results.json: the metrics at its top level; per-query metrics beside it
@@ -121,6 +125,13 @@ def main() -> None:
     parser.add_argument("--run-root", default=str(REPO / "runs" / "quality"))
     parser.add_argument("--passages", type=int, default=120, help="Corpus passages queries are generated from.")
     parser.add_argument("--max-queries", type=int, default=48, help="Training queries kept per recipe.")
+    parser.add_argument(
+        "--test-max-queries",
+        type=int,
+        default=None,
+        help="Score every system on the same random sample of this many test queries (for a reranker over a "
+        "large test split); default: all.",
+    )
     parser.add_argument(
         "--set", nargs="*", default=[], help="Extra overrides: key=value for every recipe, recipe:key=value for one."
     )
@@ -162,6 +173,7 @@ def main() -> None:
                     "system": key,
                     "ndcg_at_10": round(100 * metrics["ndcg_at_10"], 2),
                     "recall_at_100": round(100 * metrics["recall_at_100"], 2),
+                    "num_queries": metrics["num_queries"],
                     "final_student": final,
                     "beats_zero_shot": (metrics["ndcg_at_10"] > base) if final else None,
                     "delta_ndcg_at_10": round(100 * (metrics["ndcg_at_10"] - base), 3) if final else None,
@@ -179,19 +191,24 @@ def main() -> None:
                 cases += 1  # a recipe that failed counts as a lost case
                 rows.append({"dataset": dataset, "system": f"{recipe}: failed", "final_student": True})
 
-    print("\n| dataset | system | nDCG@10 | R@100 | beats zero-shot | points, p (paired t) |")
-    print("|---|---|---|---|---|---|")
+    print("\n| dataset | system | test queries | nDCG@10 | R@100 | beats zero-shot | points, p (paired t) |")
+    print("|---|---|---|---|---|---|---|")
     for row in rows:
         mark = {True: "yes", False: "no", None: ""}[row.get("beats_zero_shot")]
         delta = f"{row['delta_ndcg_at_10']:+.3f}, p={row['p_value']:.3f}" if row.get("p_value") is not None else ""
         weight = row.get("fusion_weight")
         system = row["system"] + (f" (w={weight})" if weight is not None else "")
         print(
-            f"| {row['dataset']} | {system} | {row.get('ndcg_at_10', '-')} | {row.get('recall_at_100', '-')} "
-            f"| {mark} | {delta} |"
+            f"| {row['dataset']} | {system} | {row.get('num_queries', '-')} | {row.get('ndcg_at_10', '-')} "
+            f"| {row.get('recall_at_100', '-')} | {mark} | {delta} |"
         )
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    settings = {"passages": args.passages, "max_queries": args.max_queries, "set": args.set}
+    settings = {
+        "passages": args.passages,
+        "max_queries": args.max_queries,
+        "test_max_queries": args.test_max_queries,
+        "set": args.set,
+    }
     Path(args.out).write_text(json.dumps({"settings": settings, "rows": rows}, indent=2))
     print(f"beats_zero_shot={won}/{cases}")
 

@@ -8,8 +8,9 @@ Small datasets load in memory; ``corpus_dataset`` streams a large corpus as a Ra
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from synthret_ray.data import fs
@@ -200,6 +201,15 @@ class BeirData:
     split: str
     path: str
     skipped_qrels: dict[str, int] = field(default_factory=dict)
+
+    def sample_queries(self, n: int, seed: int = 0) -> BeirData:
+        """The same split restricted to ``n`` of its queries drawn at random (all of them when it has at most
+        ``n``): the draw depends only on the query ids, ``n`` and ``seed``, so every system evaluated with the same
+        three scores the same queries."""
+        if n >= len(self.queries):
+            return self
+        chosen = sorted(random.Random(seed).sample(sorted(self.queries), n))
+        return replace(self, queries={q: self.queries[q] for q in chosen}, qrels={q: self.qrels[q] for q in chosen})
 
 
 def load_beir(data_dir: str, split: str = "test") -> BeirData:

@@ -108,6 +108,14 @@ class EvalConfig(StrictModel):
     retriever: Literal["bm25", "dense"] = Field("bm25", description="First stage.")
     model: str | None = Field(None, description="Dense encoder (required for retriever=dense).")
     top_k: int = Field(MAX_METRIC_DEPTH, description="Documents retrieved per query (>= 100 for recall@100).")
+    max_queries: int | None = Field(
+        None,
+        gt=0,
+        description="Score a random sample of this many of the split's queries, the same sample for every system "
+        "given the same max_queries and sample_seed (a cross-encoder over the top 100 of 15,000 queries is 1.5M "
+        "pairs); null: all.",
+    )
+    sample_seed: int = Field(0, description="Seed of the max_queries sample.")
     ignore_identical_ids: bool = Field(
         True, description="BEIR convention: a query never retrieves a document with its own id (matters on ArguAna)."
     )

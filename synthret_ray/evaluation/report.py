@@ -22,7 +22,8 @@ def metrics_table(rows: Iterable[dict], title: str = "Retrieval quality") -> Tab
         table.add_row(
             str(row["system"]),
             *(f"{100 * row[m]:.2f}" for m in METRIC_NAMES),
-            str(row["num_queries"]),
+            # a sample (max_queries) says of how many
+            f"{row['num_queries']} of {row['sampled_from']}" if "sampled_from" in row else str(row["num_queries"]),
             f"{row['seconds']:.1f}",
         )
     return table

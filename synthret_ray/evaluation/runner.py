@@ -30,12 +30,14 @@ class EvalResult:
     run: Run
     timings: dict[str, float] = field(default_factory=dict)
     label: str = ""
+    sampled_from: int | None = None  # queries of the split when max_queries scored a sample of them
 
     def summary(self) -> dict[str, float | int | str]:
         return {
             "system": self.label,
             **self.metrics,
             "num_queries": len(self.per_query),
+            **({"sampled_from": self.sampled_from} if self.sampled_from is not None else {}),
             "seconds": round(self.timings.get("total", 0.0), 2),
         }
 
@@ -82,6 +84,9 @@ def run_eval(
     start = time.perf_counter()
     if data is None:
         data = load_beir(cfg.data, cfg.split)
+    split_queries = len(data.queries)
+    if cfg.max_queries is not None:
+        data = data.sample_queries(cfg.max_queries, cfg.sample_seed)
     timings["load"] = time.perf_counter() - start
 
     t = time.perf_counter()
@@ -99,7 +104,8 @@ def run_eval(
     metrics, per_query = evaluate_run(data.qrels, run)
     timings["metrics"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - start
-    result = EvalResult(metrics, per_query, run, timings, system_label(cfg))
+    sampled_from = split_queries if len(data.queries) < split_queries else None
+    result = EvalResult(metrics, per_query, run, timings, system_label(cfg), sampled_from)
     if cfg.out:
         write_outputs(result, cfg)
     return result

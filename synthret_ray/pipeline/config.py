@@ -36,6 +36,13 @@ class RecipeConfig(StrictModel):
     )
     dev_fraction: float = Field(0.2, gt=0, lt=1, description="Share of training queries held out as dev.")
     test_split: str = Field("test", description="Split scored at the end, and only there.")
+    test_max_queries: int | None = Field(
+        None,
+        gt=0,
+        description="Score the test split on a random sample (seed 0) of this many of its queries, the same for "
+        "every system of the run and for `synthret eval max_queries=N`; for a reranker over a large test split. "
+        "null: all.",
+    )
     teacher: EngineConfig = Field(default_factory=LocalEngineConfig)
     student: str = Field("minilm", description="Bi-encoder (or the reranker's backbone) to fine-tune.")
     synthesis: dict[str, dict[str, Any]] = Field(

@@ -369,15 +369,25 @@ class RecipeRun:
 
         systems = {"bm25": {"retriever": "bm25"}, **systems}
 
+        sample = self.cfg.test_max_queries
+
         def run() -> dict[str, Any]:
             results = {}
             for name, values in systems.items():
                 out = self.path("evaluate", f"{evaluation_stem(name)}.json")
-                cfg = EvalConfig(data=self.cfg.data, split=self.cfg.test_split, out=out, **values)
+                cfg = EvalConfig(data=self.cfg.data, split=self.cfg.test_split, out=out, max_queries=sample, **values)
                 results[name] = {**run_eval(cfg, progress=self.cfg.progress).summary(), "system": name}
+            first = next(iter(results.values()))
+            if "sampled_from" in first:
+                self.log(
+                    f"[evaluate] {self.cfg.test_split}: every system scored on the same {first['num_queries']} of "
+                    f"its {first['sampled_from']} queries (test_max_queries)"
+                )
             return {"systems": results}
 
-        return self.stage("evaluate", {"systems": systems, "split": self.cfg.test_split}, run, self.path("evaluate"))
+        # only a sampled evaluation adds its size, so that runs scored on every query keep their hash
+        config = {"systems": systems, "split": self.cfg.test_split, **({"max_queries": sample} if sample else {})}
+        return self.stage("evaluate", config, run, self.path("evaluate"))
 
 
 def evaluation_stem(system: str) -> str:

@@ -31,6 +31,28 @@ def test_bm25_finds_each_answer_and_skips_the_query_own_id(tiny_beir):
     assert kept.per_query["q3"]["ndcg_at_10"] < 1.0
 
 
+def test_max_queries_scores_the_same_seeded_sample_with_each_querys_full_split_scores(tiny_beir):
+    full = run_eval(_cfg(tiny_beir), progress=False)
+    ignore = run_eval(_cfg(tiny_beir, "max_queries=2", "ignore_identical_ids=false"), progress=False)
+    sample = run_eval(_cfg(tiny_beir, "max_queries=2"), progress=False)
+    # the draw depends on the ids, the size and the seed only: another system gets the same queries
+    assert set(sample.per_query) == set(ignore.per_query) and len(sample.per_query) == 2
+    for qid, values in sample.per_query.items():
+        assert values == full.per_query[qid]  # the corpus side (BM25's statistics) is the whole split's
+    assert sample.summary()["num_queries"] == 2 and sample.summary()["sampled_from"] == 4
+    assert "sampled_from" not in full.summary()
+    every = run_eval(_cfg(tiny_beir, "max_queries=9"), progress=False)  # more than the split has: all of them
+    assert every.per_query == full.per_query and "sampled_from" not in every.summary()
+    drawn = {frozenset(load_beir(str(tiny_beir)).sample_queries(2, seed).queries) for seed in range(20)}
+    assert len(drawn) > 1  # the seed changes the draw
+
+
+def test_eval_cli_says_of_how_many_queries_a_sample_was_drawn(tiny_beir):
+    result = CliRunner().invoke(app, ["eval", "--data", str(tiny_beir), "-q", "max_queries=3"])
+    assert result.exit_code == 0, result.output
+    assert "3 of 4" in result.output
+
+
 def test_candidate_pool_keeps_judged_documents_and_bm25_hits_only(tiny_beir):
     from synthret_ray.evaluation.bm25 import candidate_pool
 

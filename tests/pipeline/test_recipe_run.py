@@ -366,6 +366,23 @@ def test_the_label_task_judges_the_first_stages_candidates_unless_told_otherwise
     assert default.label_config().candidates.model_dump() == {"retriever": "bm25", "model": None, "k": 10}
 
 
+def test_test_max_queries_scores_every_system_on_one_sample_and_keys_the_evaluate_stage(tmp_path):
+    from synthret_ray.pipeline.runner import RecipeRun
+
+    data = tiny_dataset(tmp_path / "data")
+    logged: list[str] = []
+    sampled = RecipeRun(recipe(data, tmp_path / "r", test_max_queries=2), log=logged.append)._evaluate({})
+    bm25 = sampled["systems"]["bm25"]
+    assert (bm25["num_queries"], bm25["sampled_from"]) == (2, 4)
+    assert "every system scored on the same 2 of its 4 queries (test_max_queries)" in logged[-1]
+    per_query = tmp_path / "r" / "evaluate" / "bm25.per_query.jsonl"
+    assert len(per_query.read_text().splitlines()) == 2
+    # every query now: not the same config, so the stage is redone rather than skipped
+    whole = RecipeRun(recipe(data, tmp_path / "r"), log=logged.append)._evaluate({})
+    assert whole["systems"]["bm25"]["num_queries"] == 4 and "sampled_from" not in whole["systems"]["bm25"]
+    assert len(per_query.read_text().splitlines()) == 4
+
+
 def test_rerank_fusion_outside_zero_to_one_names_the_key(tmp_path):
     with pytest.raises(ConfigError, match="rerank_fusion"):
         load_config(
