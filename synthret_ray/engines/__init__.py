@@ -1,7 +1,8 @@
 """LLM engines behind one interface: chat messages + sampling in; text, token counts, timing or an error out.
 
-``local`` and ``openai`` run inside synthesis actors (:func:`build_engine`); ``vllm`` is Ray's own
-``ray.data.llm`` processor (:mod:`synthret_ray.engines.vllm`).
+``vllm`` (the default, on CPUs and GPUs) is Ray's own ``ray.data.llm`` processor (:mod:`synthret_ray.engines.vllm`);
+``openai`` (any OpenAI-compatible endpoint) and ``local`` (transformers, where vLLM has no build) run inside
+synthesis actors (:func:`build_engine`).
 """
 
 from __future__ import annotations
@@ -41,16 +42,13 @@ def build_engine(cfg: LocalEngineConfig | OpenAIEngineConfig, threads: int | Non
 def check_engine(cfg: EngineConfig) -> None:
     """Fail on the driver, before Ray schedules anything, when the engine cannot work: a model that does not
     resolve, an endpoint that cannot be reached, vLLM not installed."""
-    if isinstance(cfg, LocalEngineConfig):
-        from synthret_ray.engines.local import materialize_gguf
-        from synthret_ray.models import resolve_model
-
-        resolved = resolve_model(cfg.model)
-        if resolved.gguf_file:  # convert once here, not in every actor at the same time
-            materialize_gguf(resolved.source, resolved.gguf_file)
-    elif isinstance(cfg, OpenAIEngineConfig):
+    if isinstance(cfg, OpenAIEngineConfig):
         build_engine(cfg).check()
-    else:
+        return
+    if isinstance(cfg, VLLMEngineConfig):
         from synthret_ray.engines.vllm import require_vllm
 
         require_vllm()
+    from synthret_ray.models.gguf import causal_lm_folder
+
+    causal_lm_folder(cfg.model)  # a GGUF model is converted once here, not in every actor at the same time

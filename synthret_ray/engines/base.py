@@ -25,7 +25,7 @@ class SamplingParams(StrictModel):
 class ChatRequest:
     messages: list[dict[str, str]]  # [{"role": "system"|"user"|"assistant", "content": ...}]
     sampling: SamplingParams = field(default_factory=SamplingParams)
-    json_schema: dict | None = None  # enforced by engines with structured output, ignored by the others
+    choices: tuple[str, ...] | None = None  # a closed answer: enforced by engines with structured output
 
 
 @dataclass
@@ -33,7 +33,7 @@ class Completion:
     text: str
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    seconds: float = 0.0
+    seconds: float = 0.0  # request latency: from its submission to its last token (requests overlap)
     error: str | None = None  # set instead of raising: the row is kept and counted as failed
     truncated_prompt: bool = False  # the prompt was cut to fit the model's context
 

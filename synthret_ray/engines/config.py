@@ -58,7 +58,9 @@ class OpenAIEngineConfig(StrictModel):
     max_retries: int = Field(4, ge=0, description="Retries on 429, 5xx, timeouts and connection errors.")
     backoff_s: float = Field(1.0, ge=0, description="First retry delay; doubles each retry (Retry-After wins).")
     structured_output: bool = Field(
-        False, description="Send the task's JSON schema as response_format (servers that support json_schema)."
+        False,
+        description="Send closed answers (yes/no, A/B, grades) as a JSON schema response_format (servers that "
+        "support json_schema).",
     )
     num_actors: int = Field(1, gt=0, description="Client actors; each keeps `concurrency` requests in flight.")
     cpus_per_actor: float = Field(0.25, gt=0, description="Ray CPUs each client actor reserves.")
@@ -66,21 +68,61 @@ class OpenAIEngineConfig(StrictModel):
 
 
 class VLLMEngineConfig(StrictModel):
-    resource_fields: ClassVar[set[str]] = {"concurrency", "batch_size", "gpu_memory_utilization"}
+    resource_fields: ClassVar[set[str]] = {
+        "device",
+        "concurrency",
+        "batch_size",
+        "max_concurrent_batches",
+        "gpu_memory_utilization",
+        "cpus_per_replica",
+        "kv_cache_gib",
+        "cpu_threads_bind",
+        "enforce_eager",
+    }
     kind: Literal["vllm"] = "vllm"
-    model: str = Field(description="Hub id or local folder vLLM can load.")
-    tensor_parallel_size: int = Field(1, gt=0, description="GPUs per replica.")
-    concurrency: int = Field(1, gt=0, description="vLLM replicas (each holds tensor_parallel_size GPUs).")
+    model: str = Field(
+        "smollm2",
+        description="Packaged name (smollm2), local folder or hub id; GGUF models are converted once into the cache.",
+    )
+    device: Literal["auto", "cpu", "gpu"] = Field(
+        "auto", description="'auto': GPUs when the Ray cluster has any, else vLLM's CPU build."
+    )
+    tensor_parallel_size: int = Field(1, gt=0, description="GPUs (or CPU worker processes) per replica.")
+    concurrency: int = Field(1, gt=0, description="vLLM replicas (Ray Data actors), each with its own engine.")
     batch_size: int = Field(64, gt=0, description="Rows per batch sent to a replica.")
+    max_concurrent_batches: int = Field(
+        4, gt=0, description="Batches in flight per replica, so the engine never waits for the next one."
+    )
     max_model_len: int | None = Field(None, gt=0, description="Context length; null: the model's.")
-    gpu_memory_utilization: float = Field(0.9, gt=0, le=1, description="Share of GPU memory vLLM may take.")
-    engine_kwargs: dict[str, Any] = Field(default_factory=dict, description="Extra vllm engine arguments.")
-    structured_output: bool = Field(True, description="Enforce the task's JSON schema with vLLM structured outputs.")
+    dtype: str = Field("auto", description="Weights and activations: auto, bfloat16, float16 (GPU) or float32.")
+    gpu_memory_utilization: float = Field(0.9, gt=0, le=1, description="GPU: share of GPU memory vLLM may take.")
+    cpus_per_replica: float = Field(
+        1.0,
+        gt=0,
+        description="CPU: Ray CPUs a replica reserves (its threads follow cpu_threads_bind); the other stages take "
+        "0.1 CPU each, so one replica fits a 2-core node.",
+    )
+    kv_cache_gib: int = Field(
+        4, gt=0, description="CPU: KV cache size (VLLM_CPU_KVCACHE_SPACE); vLLM's default is most of the RAM."
+    )
+    cpu_threads_bind: str = Field(
+        "auto",
+        description="CPU: VLLM_CPU_OMP_THREADS_BIND. 'auto' binds one thread per physical core of the node and "
+        "keeps one core for Ray and the other stages; or core lists such as '0-7' ('|' between TP ranks).",
+    )
+    enforce_eager: bool | None = Field(
+        None,
+        description="null: eager on CPU (torch.compile adds 40-55 s to every engine start), CUDA graphs on GPU.",
+    )
+    engine_kwargs: dict[str, Any] = Field(default_factory=dict, description="Extra vllm engine arguments (win).")
+    structured_output: bool = Field(
+        True, description="Constrain closed answers (yes/no, A/B, grades) to their choices with vLLM."
+    )
 
 
 def _engine_kind(value: Any) -> str:
-    # An engine section without `kind` is the local default, so `engine.batch_size=4` alone works.
-    return value.get("kind", "local") if isinstance(value, dict) else getattr(value, "kind", "local")
+    # An engine section without `kind` is the vllm default, so `engine.batch_size=4` alone works.
+    return value.get("kind", "vllm") if isinstance(value, dict) else getattr(value, "kind", "vllm")
 
 
 EngineConfig = Annotated[

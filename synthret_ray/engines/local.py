@@ -1,48 +1,19 @@
-"""The CPU default: a transformers causal LM in this process, batched generation with left padding.
+"""transformers ``generate`` in this process, batched with left padding: for machines vLLM has no build for.
 
-GGUF checkpoints (the packaged SmolLM2) are dequantized once into a plain transformers folder under the cache
-(about 20 s), so later loads take a fraction of a second.
+vLLM (``engine.kind=vllm``, the default) is several times faster on CPUs and GPUs, but its CPU build ships only for
+Linux on x86_64 and aarch64; this engine runs wherever torch does (macOS, Windows). GGUF checkpoints (the packaged
+teachers) load from the plain folder :func:`synthret_ray.models.gguf.materialize_gguf` converts once.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-import shutil
 import time
-from pathlib import Path
 
 import torch
 
-from synthret_ray.cache import cache_root
 from synthret_ray.engines.base import ChatRequest, Completion
 from synthret_ray.models import resolve_model
-
-
-def materialize_gguf(folder: str, gguf_file: str) -> Path:
-    """A plain transformers folder for ``folder/gguf_file``, converted on first use and cached by content stamp."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    source = Path(folder) / gguf_file
-    stat = source.stat()
-    stamp = hashlib.sha1(f"{source.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:16]
-    target = cache_root() / "gguf" / f"{source.stem}-{stamp}"
-    if (target / "config.json").is_file():
-        return target
-    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf_file, dtype=torch.float32)
-    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf_file)
-    # save_pretrained refuses a GGUF-loaded model: rebuild it from its config without the quantization entry.
-    config = model.config
-    if hasattr(config, "quantization_config"):
-        delattr(config, "quantization_config")
-    plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
-    plain.load_state_dict(model.state_dict())
-    partial = target.with_name(target.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    plain.save_pretrained(partial)
-    tokenizer.save_pretrained(partial)
-    os.replace(partial, target)
-    return target
+from synthret_ray.models.gguf import causal_lm_folder
 
 
 class LocalEngine:
@@ -58,7 +29,7 @@ class LocalEngine:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         resolved = resolve_model(model)
-        source = materialize_gguf(resolved.source, resolved.gguf_file) if resolved.gguf_file else resolved.source
+        source = causal_lm_folder(model)
         if threads:
             torch.set_num_threads(threads)
         self.model = model
@@ -102,7 +73,7 @@ class LocalEngine:
                 top_p=sampling.top_p if sampling.temperature > 0 else None,
                 pad_token_id=pad,
             )
-        seconds = (time.perf_counter() - start) / len(requests)
+        seconds = time.perf_counter() - start  # each request waits for the whole batch
         completions = []
         for row, (ids, truncated) in enumerate(prompts):
             new = output[row, width:]

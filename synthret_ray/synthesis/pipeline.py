@@ -78,7 +78,7 @@ class PromptRows:
                 "n_parts": len(parts),
                 "unit": json.dumps(unit, ensure_ascii=False),
                 "messages": part.messages,
-                "json_schema": json.dumps(part.json_schema) if part.json_schema else "",
+                "choices": list(part.choices or ()),
                 "seed_offset": sample,
             }
             for part in parts
@@ -104,12 +104,13 @@ class EngineActor:
             sampling = self.sampling
             if self.engine.per_request_seed and batch["seed_offset"][i]:
                 sampling = sampling.model_copy(update={"seed": sampling.seed + int(batch["seed_offset"][i])})
-            schema = json.loads(batch["json_schema"][i]) if batch["json_schema"][i] else None
-            requests.append(ChatRequest([dict(m) for m in batch["messages"][i]], sampling, schema))
+            choices = tuple(str(c) for c in batch["choices"][i]) or None
+            requests.append(ChatRequest([dict(m) for m in batch["messages"][i]], sampling, choices))
         try:
             completions = self.engine.generate(requests)
         except Exception as exc:  # noqa: BLE001 - a failing batch is recorded, not fatal; see docstring
             completions = [Completion("", error=f"{type(exc).__name__}: {exc}") for _ in range(n)]
+        finished_at = time.time()
         return {
             "unit_id": batch["unit_id"],
             "part": batch["part"],
@@ -122,11 +123,23 @@ class EngineActor:
             "error": [c.error or "" for c in completions],
             "truncated": [c.truncated_prompt for c in completions],
             "worker": [self.worker] * n,
+            "finished_at": [finished_at] * n,
         }
 
 
 def default_threads(num_actors: int) -> int:
     return max(1, (os.cpu_count() or 1) // num_actors)
+
+
+def engine_device(cfg: SynthesisConfig) -> str:
+    engine = cfg.engine
+    if isinstance(engine, VLLMEngineConfig):
+        from synthret_ray.engines.vllm import resolve_device
+
+        return resolve_device(engine)
+    if isinstance(engine, LocalEngineConfig):
+        return "gpu" if engine.gpus_per_actor else "cpu"
+    return "remote"
 
 
 def engine_stage(ds, cfg: SynthesisConfig, sampling: SamplingParams):
@@ -170,6 +183,12 @@ class RunStats:
     workers: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
     started: float = field(default_factory=time.perf_counter)
     finished: float | None = None
+    device: str = "cpu"  # where the engine runs: cpu, gpu, or remote (an endpoint)
+    # Wall-clock times (engines report theirs from other processes): when the engine stage was launched, the
+    # earliest start of a request that got an answer (the engine was up by then), the last answer.
+    launched_at: float | None = None
+    ready_at: float | None = None
+    last_at: float | None = None
 
     def add(self, row: dict[str, Any], parts: list[dict[str, Any]]) -> None:
         self.written += 1
@@ -185,17 +204,16 @@ class RunStats:
             worker = self.workers[part["worker"]]
             worker["requests"] += 1
             worker["generated_tokens"] += int(part["completion_tokens"])
-            worker["busy_seconds"] += float(part["seconds"])
+            finished_at = float(part.get("finished_at") or 0.0)
+            if finished_at and not part["error"]:
+                started = finished_at - float(part["seconds"])
+                self.ready_at = started if self.ready_at is None else min(self.ready_at, started)
+                self.last_at = finished_at if self.last_at is None else max(self.last_at, finished_at)
 
     def summary(self, cfg: SynthesisConfig, total_rows: list[dict[str, Any]], notes: Counter) -> dict[str, Any]:
         wall = (self.finished or time.perf_counter()) - self.started
         per_worker = {
-            name: {
-                "requests": int(c["requests"]),
-                "generated_tokens": int(c["generated_tokens"]),
-                "busy_seconds": round(c["busy_seconds"], 3),
-                "generated_tokens_per_s": round(c["generated_tokens"] / wall, 3) if wall else None,
-            }
+            name: {"requests": int(c["requests"]), "generated_tokens": int(c["generated_tokens"])}
             for name, c in self.workers.items()
         }
         all_status = Counter(row["status"] for row in total_rows)
@@ -218,7 +236,8 @@ class RunStats:
                 "truncated_prompts": self.truncated_prompts,
                 "reasons": dict(self.reasons.most_common()),
                 "workers": per_worker,
-                **_resource_hours(cfg, wall),
+                "engine": self.engine_summary(cfg),
+                **_resource_hours(cfg, wall, self.device),
             },
             "run_folder": {
                 "rows": len(total_rows),
@@ -236,20 +255,46 @@ class RunStats:
         }
 
 
+    def engine_summary(self, cfg: SynthesisConfig) -> dict[str, Any]:
+        """Start-up apart from generation, and generation speed per replica and per CPU or GPU it holds."""
+        replicas, unit, per_replica = _engine_resources(cfg, self.device)
+        out: dict[str, Any] = {"device": self.device, "replicas": replicas, f"{unit}s_per_replica": per_replica}
+        if self.launched_at is None or self.ready_at is None or self.last_at is None:
+            return out  # nothing was generated in this call
+        generation = max(self.last_at - self.ready_at, 1e-9)
+        speed = self.completion_tokens / generation
+        return {
+            **out,
+            "startup_seconds": round(max(0.0, self.ready_at - self.launched_at), 3),
+            "generation_seconds": round(generation, 3),
+            "generated_tokens_per_s": round(speed, 3),
+            "prompt_tokens_per_s": round(self.prompt_tokens / generation, 3),
+            "generated_tokens_per_s_per_replica": round(speed / replicas, 3),
+            f"generated_tokens_per_s_per_{unit}": round(speed / (replicas * per_replica), 3),
+        }
+
+
+def _engine_resources(cfg: SynthesisConfig, device: str) -> tuple[int, str, float]:
+    """(replicas, the resource that bounds each, how many of it each holds): GPUs where there are, else the Ray
+    CPUs reserved (an endpoint's client actors hold CPUs; the server's hardware is not known here)."""
+    engine = cfg.engine
+    if isinstance(engine, VLLMEngineConfig):
+        if device == "gpu":
+            return engine.concurrency, "gpu", float(engine.tensor_parallel_size)
+        return engine.concurrency, "cpu", engine.cpus_per_replica * engine.tensor_parallel_size
+    if isinstance(engine, LocalEngineConfig) and engine.gpus_per_actor:
+        return engine.num_actors, "gpu", engine.gpus_per_actor
+    return engine.num_actors, "cpu", engine.cpus_per_actor
+
+
 def _reason_key(reason: str) -> str:
     """Group reasons by their kind: engine error texts differ per row, their first words do not."""
     return reason if len(reason) <= 60 else reason[:60] + "..."
 
 
-def _resource_hours(cfg: SynthesisConfig, wall: float) -> dict[str, float]:
-    engine = cfg.engine
-    if isinstance(engine, VLLMEngineConfig):
-        return {"gpu_hours": round(wall * engine.concurrency * engine.tensor_parallel_size / 3600, 5)}
-    gpus = getattr(engine, "gpus_per_actor", 0) * engine.num_actors
-    hours = {"actor_cpu_hours": round(wall * engine.cpus_per_actor * engine.num_actors / 3600, 5)}
-    if gpus:
-        hours["gpu_hours"] = round(wall * gpus / 3600, 5)
-    return hours
+def _resource_hours(cfg: SynthesisConfig, wall: float, device: str) -> dict[str, float]:
+    replicas, unit, per_replica = _engine_resources(cfg, device)
+    return {f"{'gpu' if unit == 'gpu' else 'actor_cpu'}_hours": round(wall * replicas * per_replica / 3600, 5)}
 
 
 class Assembler:
@@ -375,7 +420,9 @@ def _generate(
         ray.init()
     ray.data.DataContext.get_current().enable_progress_bars = cfg.progress  # ours is the one that counts units
     ds = ray.data.from_items(ready, override_num_blocks=_blocks(len(ready), cfg))
-    ds = ds.flat_map(PromptRows(task), num_cpus=0.25)  # prompt building is light: leave CPUs to the engines
+    ds = ds.flat_map(PromptRows(task), num_cpus=0.1)  # prompt building is light: leave CPUs to the engines
+    stats.device = engine_device(cfg)
+    stats.launched_at = time.time()
     ds = engine_stage(ds, cfg, sampling)
     bar = _progress(len(ready), cfg)
     for part in ds.iter_rows():
@@ -416,6 +463,7 @@ def _normalized(part: dict[str, Any]) -> dict[str, Any]:
             "error": str(part.get("__inference_error__") or "inference failed"),
             "truncated": False,
             "worker": "vllm",
+            "finished_at": 0.0,
         }
     return part
 

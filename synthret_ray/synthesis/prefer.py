@@ -13,7 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from synthret_ray.synthesis.task import CHOICE_SCHEMA, CandidateTask, Outcome, Part, chat, parse_choice
+from synthret_ray.synthesis.task import CHOICES_AB, CandidateTask, Outcome, Part, chat, parse_choice
 
 PROMPT_VERSION = "prefer-v1"
 SYSTEM = "You compare search results. Reply with one letter: A or B."
@@ -52,8 +52,8 @@ class PreferTask(CandidateTask):
         docs, query = unit["documents"], unit["query"]
         parts = []
         for i, j in combinations(range(len(docs)), 2):
-            parts.append(Part(f"{i}-{j}", pair_messages(query, docs[i], docs[j]), CHOICE_SCHEMA))
-            parts.append(Part(f"{j}-{i}", pair_messages(query, docs[j], docs[i]), CHOICE_SCHEMA))
+            parts.append(Part(f"{i}-{j}", pair_messages(query, docs[i], docs[j]), CHOICES_AB))
+            parts.append(Part(f"{j}-{i}", pair_messages(query, docs[j], docs[i]), CHOICES_AB))
         return parts
 
     def assemble(self, unit: dict[str, Any], texts: dict[str, str]) -> Outcome:

@@ -30,7 +30,7 @@ CANDIDATE_COLUMNS: dict[str, pa.DataType] = {
 class Part:
     key: str
     messages: list[dict[str, str]]
-    json_schema: dict | None = None
+    choices: tuple[str, ...] | None = None  # a closed answer, constrained by engines with structured output
 
 
 @dataclass
@@ -143,17 +143,7 @@ def _json_value(text: str, keys: tuple[str, ...]) -> Any:
     return None
 
 
-def answer_schema(key: str, kind: str, values: list) -> dict:
-    """JSON schema of a one-field answer such as ``{"answer": "yes"}``, for engines with structured output."""
-    return {
-        "type": "object",
-        "properties": {key: {"type": kind, "enum": values}},
-        "required": [key],
-        "additionalProperties": False,
-    }
-
-
-YES_NO_SCHEMA = answer_schema("answer", "string", ["yes", "no"])
+YES_NO = ("yes", "no")
 _YES = re.compile(r"\b(yes|no|relevant|irrelevant|not relevant|true|false)\b", re.I)
 
 
@@ -170,7 +160,7 @@ def parse_yes_no(text: str) -> str | None:
     return "yes" if match.group(1).lower() in ("yes", "relevant", "true") else "no"
 
 
-CHOICE_SCHEMA = answer_schema("answer", "string", ["A", "B"])
+CHOICES_AB = ("A", "B")
 _NAMED_CHOICE = re.compile(r"\b(?:passage|document|option)\s+([AB])\b", re.I)
 _BARE_CHOICE = re.compile(r"^\W*([AB])\W*$|^\W*([AB])[.:)]", re.M)
 
@@ -187,11 +177,13 @@ def parse_choice(text: str) -> str | None:
     return (match.group(1) or match.group(2)).upper()
 
 
-GRADE_SCHEMA = answer_schema("grade", "integer", [0, 1, 2, 3])
+GRADES = ("0", "1", "2", "3")
 
 
 def parse_grade(text: str) -> int | None:
-    value = _json_value(text, ("grade", "score", "relevance"))
+    value = _json_value(text, ("grade", "answer", "score", "relevance"))
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
     if isinstance(value, int) and 0 <= value <= 3:
         return value
     match = re.search(r"\b([0-3])\b", text)

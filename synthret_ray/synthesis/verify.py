@@ -12,7 +12,7 @@ from typing import Any
 import pyarrow as pa
 
 from synthret_ray.synthesis.distill import DistillTask, training_rows
-from synthret_ray.synthesis.task import YES_NO_SCHEMA, Outcome, Part, Task, chat, parse_yes_no
+from synthret_ray.synthesis.task import YES_NO, Outcome, Part, Task, chat, parse_yes_no
 
 PROMPT_VERSION = "verify-v1"
 SYSTEM = "You judge search results. Answer with one word: yes or no."
@@ -41,7 +41,7 @@ class VerifyTask(Task):
     columns = {**DistillTask.columns, "verdict": pa.string()}  # the distill row, plus the teacher's verdict
 
     def parts(self, unit: dict[str, Any]) -> list[Part]:
-        return [Part("verdict", relevance_messages(unit["query"], unit["positive"]), YES_NO_SCHEMA)]
+        return [Part("verdict", relevance_messages(unit["query"], unit["positive"]), YES_NO)]
 
     def assemble(self, unit: dict[str, Any], texts: dict[str, str]) -> Outcome:
         verdict = parse_yes_no(texts["verdict"])

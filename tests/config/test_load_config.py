@@ -145,7 +145,8 @@ def test_shipped_synthesis_configs_validate(path):
     assert path.read_text().startswith("#")
     cfg = load_config(SynthesisConfig, path)
     assert path.name.startswith(cfg.task), "a synthesis recipe's file name starts with its task"
-    assert path.stem.endswith(cfg.engine.kind if cfg.engine.kind != "local" else "cpu")
+    # <task>_cpu: CPU-sized, on the default engine (vLLM, its CPU build here); else the name ends with the engine
+    assert path.stem.endswith(cfg.engine.kind) or (path.stem.endswith("_cpu") and cfg.engine.kind == "vllm")
 
 
 def test_there_are_synthesis_configs_for_every_task():

@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from synthret_ray.engines import ChatRequest, EngineError, SamplingParams
-from synthret_ray.engines.openai import OpenAIEngine
+from synthret_ray.engines.openai import OpenAIEngine, choice_schema
 from synthret_ray.synthesis import queries
 from tests.conftest import run_synthret
 
@@ -32,8 +32,8 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def smollm2_folder() -> str:
-    from synthret_ray.engines.local import materialize_gguf
     from synthret_ray.models import resolve_model
+    from synthret_ray.models.gguf import materialize_gguf
 
     resolved = resolve_model("smollm2")
     return str(materialize_gguf(resolved.source, resolved.gguf_file))
@@ -172,21 +172,23 @@ def scripted():
     server.shutdown()
 
 
-def request(schema=None) -> ChatRequest:
-    return ChatRequest([{"role": "user", "content": "hi"}], SamplingParams(max_new_tokens=5, seed=3), schema)
+def request(choices=None) -> ChatRequest:
+    return ChatRequest([{"role": "user", "content": "hi"}], SamplingParams(max_new_tokens=5, seed=3), choices)
 
 
 def test_retries_429_and_5xx_with_backoff_then_succeeds(scripted, monkeypatch):
     monkeypatch.setenv("SYNTHRET_TEST_KEY", "sk-test")
     Scripted.script = [(429, "slow down", {"Retry-After": "0"}), (503, "busy", {}), (200, OK_BODY, {})]
     engine = OpenAIEngine(scripted, "m", api_key_env="SYNTHRET_TEST_KEY", backoff_s=0.01, structured_output=True)
-    (out,) = engine.generate([request({"type": "object"})])
+    (out,) = engine.generate([request(("yes", "no"))])
     assert (out.text, out.prompt_tokens, out.completion_tokens, out.error) == ("hello", 7, 2, None)
     assert len(Scripted.calls) == 3
     sent = Scripted.calls[-1]
     assert sent["auth"] == "Bearer sk-test"
-    assert sent["body"]["max_tokens"] == 5 and sent["body"]["seed"] == 3 and sent["body"]["model"] == "m"
-    assert sent["body"]["response_format"]["json_schema"]["schema"] == {"type": "object"}
+    assert sent["body"]["seed"] == 3 and sent["body"]["model"] == "m"
+    assert sent["body"]["response_format"]["json_schema"]["schema"] == choice_schema(("yes", "no"))
+    # the whole JSON object fits: 5 tokens would cut it at `{"answer": "`
+    assert sent["body"]["max_tokens"] >= len('{"answer": "yes"}')
 
 
 @pytest.mark.parametrize(

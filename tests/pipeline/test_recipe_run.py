@@ -43,7 +43,7 @@ def recipe(data: Path, run_dir: Path, **values) -> RecipeConfig:
         "run_dir": str(run_dir),
         "train_queries": "train",
         "dev_fraction": 0.25,
-        "teacher": {"num_actors": 1, "cpus_per_actor": 1, "batch_size": 8},
+        "teacher": {"kind": "vllm", "batch_size": 8},
         "synthesis": {"graded": {"levels": [3, 0], "sampling": {"max_new_tokens": 40}}},
         "training": {
             "listwise": {"optim": {"epochs": 1, "batch_size": 2, "max_seq_length": 64}, "group": {"listwise_size": 2}}

@@ -145,7 +145,7 @@ def test_config_refuses_test_queries_and_reports_keys():
         overrides=["engine.kind=openai", "engine.base_url=http://h/v1", "engine.model=m", "engine.qps=2"],
     )
     assert (c.engine.kind, c.engine.qps) == ("openai", 2)
-    assert load_config(SynthesisConfig, base=base, overrides=["engine.batch_size=3"]).engine.kind == "local"
+    assert load_config(SynthesisConfig, base=base, overrides=["engine.batch_size=3"]).engine.kind == "vllm"
     with pytest.raises(ConfigError, match="engine.base_url: Field required"):
         load_config(SynthesisConfig, base=base, overrides=["engine.kind=openai", "engine.model=m"])
     with pytest.raises(ConfigError, match="unknown config key 'engine.bogus'"):
@@ -154,7 +154,9 @@ def test_config_refuses_test_queries_and_reports_keys():
 
 def test_fingerprint_ignores_resources_but_not_sampling():
     a = cfg("distill")
-    assert a.fingerprint() == cfg("distill", engine={"num_actors": 2, "batch_size": 3}, shard_rows=5).fingerprint()
+    resources = {"concurrency": 2, "batch_size": 3, "kv_cache_gib": 8, "enforce_eager": False, "device": "cpu"}
+    assert a.fingerprint() == cfg("distill", engine=resources, shard_rows=5).fingerprint()
+    assert a.fingerprint() != cfg("distill", engine={"model": "other"}).fingerprint()
     assert a.fingerprint() != cfg("distill", sampling={"temperature": 0.7}).fingerprint()
 
 
