@@ -1,8 +1,9 @@
 """``synthesize(cfg)``: units -> prompts -> LLM engine actors (Ray Data) -> parsed, filtered rows -> parquet shards.
 
   driver      builds the units (passages, queries, candidates) and drops the ones already in the run folder
-  Ray Data    from_items(units) -> flat_map(one row per prompt) -> engine: an actor pool of local / openai
-              engines (map_batches) or Ray's vLLM processor; actors that die are restarted and their rows retried
+  Ray Data    from_items(units) -> flat_map(one row per prompt) -> engine: Ray's vLLM processor (ray.data.llm,
+              the default) or an actor pool of openai / local engines (map_batches); actors that die are
+              restarted and their rows retried
   driver      gathers the parts of each unit, parses and filters them, writes shards every ``shard_rows`` rows,
               shows progress, then writes stats.json and the training files under export/
 
@@ -452,8 +453,9 @@ def _blocks(n: int, cfg: SynthesisConfig) -> int:
 
 
 def _normalized(part: dict[str, Any]) -> dict[str, Any]:
-    """Rows that Ray's vLLM processor failed bypass its postprocess: give them the completion columns."""
-    if "text" not in part:
+    """Rows that Ray's vLLM processor failed bypass its postprocess: give them the completion columns. In a block
+    that also holds answered rows they come with those columns empty (None), so the error marks them."""
+    if part.get("__inference_error__") or part.get("text") is None:
         part = {
             **part,
             "text": "",
