@@ -68,11 +68,16 @@ class RecipeConfig(StrictModel):
     @model_validator(mode="after")
     def _check(self) -> RecipeConfig:
         problems = []
-        if self.train_queries == "test":
-            problems.append("train_queries: the test split never feeds synthesis or training; use train or generate")
-        if self.dev_split == "test":
+        test = self.test_split
+        if self.train_queries == test:
             problems.append(
-                "dev_split: the test split never selects checkpoints; use dev, or null to hold out queries"
+                f"train_queries: {test!r} is test_split, which never feeds synthesis or training; use train or "
+                "generate"
+            )
+        if self.dev_split == test:
+            problems.append(
+                f"dev_split: {test!r} is test_split, which never selects checkpoints; use dev, or null to hold out "
+                "queries"
             )
         if self.dev_split is not None and self.dev_split == self.train_queries:
             problems.append(f"dev_split: {self.dev_split!r} is also train_queries; dev queries must be held apart")

@@ -112,11 +112,15 @@ class RecipeRun:
         return _validated(SynthesisConfig, values, f"synthesis.{task}")
 
     def query_task(self, task: str, **derived: Any) -> SynthesisConfig:
-        inputs = {"data": self.cfg.data, "queries": self.path("split", "train", "queries.jsonl")}
+        inputs = {
+            "data": self.cfg.data,
+            "queries": self.path("split", "train", "queries.jsonl"),
+            "test_split": self.cfg.test_split,
+        }
         return self.synthesis_config(task, input=inputs, **derived)
 
     def train_config(self, stage: str, train_data: str, model: str, **derived: Any) -> TrainConfig:
-        dev = {"data": self.dev_data, "split": self.dev_split}
+        dev = {"data": self.dev_data, "split": self.dev_split, "test_split": self.cfg.test_split}
         if stage == "reranker":  # dev reranks what test will: the recipe's first stage
             dev["first_stage"] = self.cfg.first_stage.model_dump()
         values = _merge(

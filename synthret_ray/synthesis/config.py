@@ -39,6 +39,9 @@ class InputConfig(StrictModel):
         description="Queries for distill/graded/label/prefer: a split of `data` with qrels (e.g. train; never "
         "test), or a queries run folder / queries.jsonl made by task=queries.",
     )
+    test_split: str = Field(
+        "test", description="The dataset's test split, named so that its queries never feed synthesis."
+    )
     source_run: str | None = Field(None, description="verify: the distill run folder whose positives are checked.")
     limit: int | None = Field(None, gt=0, description="Use only the first N passages or queries (quick runs).")
     max_passage_words: int = Field(
@@ -81,10 +84,10 @@ class SynthesisConfig(StrictModel):
         needs_queries = self.task in ("distill", "graded", "label", "prefer")
         if needs_queries and not self.input.queries:
             problems.append(f"input.queries: required for task={self.task} (a split such as train, or a queries run)")
-        if self.input.queries == "test":
+        if self.input.queries == self.input.test_split:
             problems.append(
-                "input.queries: the test split never feeds synthesis (its queries are for evaluation only); "
-                "use train, or queries generated with task=queries"
+                f"input.queries: {self.input.queries!r} is input.test_split, which never feeds synthesis (its "
+                "queries are for evaluation only); use train, or queries generated with task=queries"
             )
         if self.task == "verify" and not self.input.source_run:
             problems.append("input.source_run: required for task=verify (the distill run folder)")
@@ -103,5 +106,6 @@ class SynthesisConfig(StrictModel):
         for key in ("progress", "shard_rows", "output_dir"):
             dumped.pop(key)
         dumped["filters"].pop("round_trip")  # applied at export, re-run on every call
+        dumped["input"].pop("test_split")  # a guard, not an input
         dumped["engine"] = self.engine.model_dump(mode="json", exclude=self.engine.resource_fields)
         return hashlib.sha1(json.dumps(dumped, sort_keys=True).encode()).hexdigest()[:16]

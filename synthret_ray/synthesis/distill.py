@@ -1,11 +1,14 @@
 """Task ``distill`` (Syntriever stage 1, Kim et al. 2025, arXiv:2502.03824): for each query the teacher writes
 
-  (a) a chain-of-thought augmented query q_cot: the query followed by "Let's think step by step" reasoning,
+  (a) q_cot: the chain-of-thought the query prompts ("Let's think step by step"), the reasoning alone,
   (b) one passage that answers the query accurately (the synthetic positive p+),
   (c) M plausibly irrelevant passages on the same topic (hard negatives p-).
 
-The positive still has to pass ``verify``; this task's export treats it as a positive (positives = [q_cot, p+])
-so stage 1 can also be trained without verification.
+Each unit also carries the query's own relevant passage p_i (``known_positives``: the qrels of a dataset split, or
+for a generated query the passage it was written from). The export is the paper's multi-positive group:
+positives = [p_i, p+, q_cot] (p_i first, so a one-positive loss such as ``infonce`` takes the labelled document),
+negatives = [p-...]. ``verify`` then drops a p+ the teacher rejects into the negatives; this task's own export
+trusts p+ so stage 1 can also be trained without verification.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import pyarrow as pa
 from synthret_ray.synthesis.filters import reject_reason
 from synthret_ray.synthesis.task import Outcome, Part, Task, chat, distinct, parse_passage
 
-PROMPT_VERSION = "distill-v1"
+PROMPT_VERSION = "distill-v2"  # v2: q_cot is the reasoning alone; units carry p_i
 COT_TRIGGER = "Let's think step by step."
 COT_SYSTEM = "You explain what a search query is asking for, in two or three sentences."
 POSITIVE_SYSTEM = (
@@ -80,6 +83,7 @@ class DistillTask(Task):
         "cot_query": pa.string(),
         "positive": pa.string(),
         "negatives": pa.list_(pa.string()),
+        "known_positives": pa.list_(pa.string()),  # the query's labelled passages (p_i), not asked to the teacher
     }
 
     def parts(self, unit: dict[str, Any]) -> list[Part]:
@@ -92,21 +96,21 @@ class DistillTask(Task):
         query, max_words = unit["query"], self.cfg.filters.max_passage_words
         notes = []
         reasoning, error = parse_passage(texts["cot"], min_words=3)
-        error = error or reject_reason(reasoning, query, max_words)
-        cot_query = None if error else f"{query} {COT_TRIGGER} {reasoning}"
-        if error:  # the row still trains on p+ alone
+        error = error or reject_reason(reasoning, query, max_words, echo="restate", examples=[EXAMPLE_COT])
+        cot_query = None if error else reasoning  # the paper's q_cot: the reasoning, without the query's words
+        if error:  # the row still trains on p_i and p+
             notes.append(f"cot: {error}")
         positive, error = parse_passage(texts["positive"])
         fields = {"cot_query": cot_query, "positive": positive, "negatives": []}
         if positive is None:
             return Outcome(fields, "malformed", f"positive: {error}", notes)
-        reason = reject_reason(positive, query, max_words)
+        reason = reject_reason(positive, query, max_words, echo="restate", examples=[EXAMPLE_POSITIVE])
         if reason:
             return Outcome(fields, "filtered", f"positive: {reason}", notes)
         negatives = []
         for i in range(self.cfg.negatives):
             negative, error = parse_passage(texts[f"negative_{i}"])
-            reason = error or reject_reason(negative, query, max_words)
+            reason = error or reject_reason(negative, query, max_words, echo="restate", examples=EXAMPLE_NEGATIVES)
             if reason:
                 notes.append(f"negative: {reason}")
             else:
@@ -121,17 +125,19 @@ class DistillTask(Task):
 
 
 def training_rows(rows: list[dict[str, Any]], trusted: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
-    """Syntriever's multi-positive groups: positives = q_cot (when parsed) + p+ if ``trusted(row)``; a rejected
-    p+ becomes one more hard negative. A query left with no positive (p+ rejected, q_cot unparsed) has nothing to
-    learn from and is not exported (the run folder keeps its row)."""
+    """Syntriever's multi-positive groups: positives = p_i (the query's first labelled passage) + p+ if
+    ``trusted(row)`` + q_cot (when parsed); a rejected p+ becomes one more hard negative. A query left with no
+    positive has nothing to learn from and is not exported (the run folder keeps its row)."""
     out = []
     for row in rows:
-        positives = [row["cot_query"]] if row.get("cot_query") else []
+        positives = list(row.get("known_positives") or [])[:1]
         negatives = list(row.get("negatives") or [])
         if trusted(row):
             positives.append(row["positive"])
         else:
             negatives.insert(0, row["positive"])
+        if row.get("cot_query"):
+            positives.append(row["cot_query"])
         if positives:
             out.append({"query": row["query"], "positives": positives, "negatives": negatives})
     return out

@@ -69,7 +69,9 @@ class GradedTask(Task):
         labels, notes = [max(self.cfg.levels)] * len(documents), []
         for level in self.cfg.levels:
             passage, error = parse_passage(texts[f"level_{level}"])
-            reason = error or reject_reason(passage, unit["query"], self.cfg.filters.max_passage_words)
+            reason = error or reject_reason(
+                passage, unit["query"], self.cfg.filters.max_passage_words, echo="restate", examples=EXAMPLES.values()
+            )
             if reason:
                 notes.append(f"level_{level}: {reason}")
             elif len(distinct([*documents, passage])) == len(documents):

@@ -123,9 +123,9 @@ def build_units(cfg: SynthesisConfig, task: Task, progress: bool = False) -> tup
             raise DataFormatError(
                 cfg.input.source_run, None, "task", f"expected a distill run, got {rows[0].get('task')}"
             )
-        keys = ("query_id", "query", "cot_query", "positive", "negatives")
+        keys = ("query_id", "query", "cot_query", "positive", "negatives", "known_positives")
         return [
-            {"id": task.unit_id(r["id"]), **{k: r[k] for k in keys}} for r in _limited(rows, cfg.input.limit)
+            {"id": task.unit_id(r["id"]), **{k: r.get(k) for k in keys}} for r in _limited(rows, cfg.input.limit)
         ], notes
 
     queries = load_queries(cfg)

@@ -61,12 +61,8 @@ class LabelTask(CandidateTask):
 
     def parts(self, unit: dict[str, Any]) -> list[Part]:
         if self.cfg.graded_labels:
-            return [
-                Part(f"c{i}", grade_messages(unit["query"], d), GRADES) for i, d in enumerate(unit["documents"])
-            ]
-        return [
-            Part(f"c{i}", relevance_messages(unit["query"], d), YES_NO) for i, d in enumerate(unit["documents"])
-        ]
+            return [Part(f"c{i}", grade_messages(unit["query"], d), GRADES) for i, d in enumerate(unit["documents"])]
+        return [Part(f"c{i}", relevance_messages(unit["query"], d), YES_NO) for i, d in enumerate(unit["documents"])]
 
     def assemble(self, unit: dict[str, Any], texts: dict[str, str]) -> Outcome:
         labels, notes = [], []

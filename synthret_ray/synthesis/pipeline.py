@@ -255,7 +255,6 @@ class RunStats:
             "input": dict(notes),
         }
 
-
     def engine_summary(self, cfg: SynthesisConfig) -> dict[str, Any]:
         """Start-up apart from generation, and generation speed per replica and per CPU or GPU it holds."""
         replicas, unit, per_replica = _engine_resources(cfg, self.device)

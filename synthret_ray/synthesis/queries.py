@@ -76,7 +76,8 @@ class QueriesTask(Task):
         parsed = parse(texts["query"])
         if parsed.query is None:
             return Outcome({"query": None}, "malformed", parsed.error)
-        reason = reject_reason(parsed.query, unit["passage"], self.cfg.filters.max_query_words)
+        examples = [q for _, q in FEW_SHOT]
+        reason = reject_reason(parsed.query, unit["passage"], self.cfg.filters.max_query_words, examples=examples)
         if reason:
             return Outcome({"query": parsed.query}, "filtered", reason)
         return Outcome({"query": parsed.query})

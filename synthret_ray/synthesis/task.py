@@ -143,51 +143,79 @@ def _json_value(text: str, keys: tuple[str, ...]) -> Any:
     return None
 
 
+def _one(found: list[str]) -> str | None:
+    """The answer when every mention agrees; None when there is none or they disagree (ambiguous)."""
+    return found[0] if found and len(set(found)) == 1 else None
+
+
 YES_NO = ("yes", "no")
-_YES = re.compile(r"\b(yes|no|relevant|irrelevant|not relevant|true|false)\b", re.I)
+_ANSWER_IS = r"\b(?:answer|verdict|grade|choice)\s*(?:is|would be|:|-)?\s*:?\s*"
+_YES_NO_WORD = re.compile(r"\b(yes|no)\b", re.I)
+_YES_NO_ANSWER = re.compile(_ANSWER_IS + r"[\"'*]*(yes|no)\b", re.I)
+_NOT_RELEVANT = re.compile(r"\b(?:not|isn't|is not)\s+relevant\b|\birrelevant\b|\bunrelated\b", re.I)
+_RELEVANT = re.compile(r"\brelevant\b", re.I)
 
 
 def parse_yes_no(text: str) -> str | None:
-    """``yes`` / ``no`` from JSON (``{"answer": "yes"}``) or the first yes/no-like word; None if neither."""
+    """``yes`` / ``no``: from JSON (``{"answer": "yes"}``), an explicit "answer: no", a reply that starts with
+    the word, or the one yes/no word of the text; failing those, "(not) relevant" when the text says only one of
+    them. None when nothing or both are said ("It is relevant? No." is no: its one yes/no word is the answer)."""
     value = _json_value(text, ("answer", "relevant"))
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, str):
         text = value
-    match = _YES.search(text)
-    if not match:
-        return None
-    return "yes" if match.group(1).lower() in ("yes", "relevant", "true") else "no"
+    for pattern in (_YES_NO_ANSWER, re.compile(r"^\W*(yes|no)\b", re.I)):
+        if match := pattern.search(text):
+            return match.group(1).lower()
+    if said := _one([w.lower() for w in _YES_NO_WORD.findall(text)]):
+        return said
+    negative = bool(_NOT_RELEVANT.search(text))
+    positive = bool(_RELEVANT.search(_NOT_RELEVANT.sub(" ", text)))
+    if negative != positive:
+        return "no" if negative else "yes"
+    return None
 
 
 CHOICES_AB = ("A", "B")
-_NAMED_CHOICE = re.compile(r"\b(?:passage|document|option)\s+([AB])\b", re.I)
+_CHOICE_ANSWER = re.compile(_ANSWER_IS + r"(?:passage|document|option)?\s*[\"'*(]*([AB])\b", re.I)
 _BARE_CHOICE = re.compile(r"^\W*([AB])\W*$|^\W*([AB])[.:)]", re.M)
+_MORE_RELEVANT = re.compile(r"\b(?:passage|document|option)\s+([AB])\s+is\s+(?:more|most|the\s+more|better)\b", re.I)
+_NAMED_CHOICE = re.compile(r"\b(?:passage|document|option)\s+([AB])\b", re.I)
 
 
 def parse_choice(text: str) -> str | None:
-    """``A`` or ``B`` from JSON, ``Passage B ...``, or a line that is just ``A`` / ``B.``; None otherwise
-    (a sentence starting with the article "A" is not a choice)."""
+    """``A`` or ``B``: from JSON, an explicit "Answer: B" / "the answer is passage a", a line that is just the
+    letter, "Passage B is more relevant", or the one passage a reply names. None when nothing or both are named
+    without saying which wins ("Passage A is less relevant than Passage B"), and for the article "A ..."."""
     value = _json_value(text, ("answer", "choice"))
     if isinstance(value, str):
         text = value
-    match = _NAMED_CHOICE.search(text) or _BARE_CHOICE.search(text)
-    if not match:
-        return None
-    return (match.group(1) or match.group(2)).upper()
+    for pattern in (_CHOICE_ANSWER, _BARE_CHOICE, _MORE_RELEVANT):
+        if said := _one([next(g for g in m.groups() if g).upper() for m in pattern.finditer(text)]):
+            return said
+    return _one([m.upper() for m in _NAMED_CHOICE.findall(text)])
 
 
 GRADES = ("0", "1", "2", "3")
+_GRADE_ANSWER = re.compile(_ANSWER_IS + r"[\"'*]*([0-3])\b(?!\s*(?:to|-)\s*\d)", re.I)
+_BARE_GRADE = re.compile(r"^\W*([0-3])(?:\s*/\s*3)?\W*$", re.M)
+_DIGIT = re.compile(r"(?<![\d.])\b(\d+)\b(?![\d.])")
 
 
 def parse_grade(text: str) -> int | None:
+    """0-3: from JSON, an explicit "Grade: 2", a line that is just the grade, or the one number of the reply when
+    it is 0-3. None when no grade is said or several numbers leave it open ("on a scale of 0 to 3, 2")."""
     value = _json_value(text, ("grade", "answer", "score", "relevance"))
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value)
     if isinstance(value, int) and 0 <= value <= 3:
         return value
-    match = re.search(r"\b([0-3])\b", text)
-    return int(match.group(1)) if match else None
+    for pattern in (_GRADE_ANSWER, _BARE_GRADE):
+        if said := _one(pattern.findall(text)):
+            return int(said)
+    numbers = _DIGIT.findall(text)
+    return int(numbers[0]) if len(numbers) == 1 and numbers[0] in GRADES else None
 
 
 def distinct(texts: list[str]) -> list[str]:

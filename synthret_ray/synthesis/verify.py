@@ -2,7 +2,8 @@
 ``distill`` run answers its query. ``yes`` keeps it as a positive; ``no`` relabels it as a hard negative; an
 answer that is neither makes the row ``malformed``, and it is left out of the export.
 
-Export: ``distill.parquet`` with the verified groups (positives = q_cot + verified p+).
+Export: ``distill.parquet`` with the verified groups (positives = p_i + verified p+ + q_cot; a rejected p+ is the
+first hard negative).
 """
 
 from __future__ import annotations

@@ -50,7 +50,8 @@ class GroupConfig(StrictModel):
 
 class EvalDuringTraining(StrictModel):
     data: str | None = Field(None, description="BEIR folder for dev evaluation each epoch; null disables it.")
-    split: str = Field("dev", description="Dev split; the test split is refused (it must never select checkpoints).")
+    split: str = Field("dev", description="Dev split; test_split is refused (it must never select checkpoints).")
+    test_split: str = Field("test", description="The dataset's test split, named so that it is never used here.")
     depth: int = Field(20, gt=0, description="reranker stage: first-stage candidates reranked per dev query.")
     first_stage: FirstStageConfig = Field(
         default_factory=FirstStageConfig,
@@ -131,9 +132,10 @@ class TrainConfig(StrictModel):
             problems.append(
                 f"loss.name: {self.loss.name!r} does not fit stage={self.stage}; use one of {STAGE_LOSSES[self.stage]}"
             )
-        if self.eval.split == "test":
+        if self.eval.split == self.eval.test_split:
             problems.append(
-                "eval.split: the test split must never select checkpoints; use dev or a held-out train split"
+                f"eval.split: {self.eval.split!r} is eval.test_split, which must never select checkpoints; use dev "
+                "or a held-out train split"
             )
         if self.loss.regularization > 0 and self.loss_name != "partial_plackett_luce":
             problems.append("loss.regularization: only partial_plackett_luce (stage=align) uses it")

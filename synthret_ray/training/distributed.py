@@ -19,8 +19,8 @@ def gather(tensor: Tensor) -> Tensor:
 
     Other workers' parts arrive without gradient; the local part keeps its graph. Each worker then computes the
     loss over the global batch; the gradient of that loss reaches the parameters only through local embeddings,
-    so summing over workers gives the full gradient, and DDP's averaging is undone by ``loss * world_size``
-    (see :func:`scale_for_ddp`). This needs only all_gather, which gloo and NCCL both have.
+    so summing over workers gives the full gradient, and DDP's averaging is undone by backpropagating
+    ``loss * world_size`` (see ``steps.backward_scale``). This needs only all_gather, which gloo and NCCL both have.
     """
     rank, size = world()
     if size == 1:
@@ -30,6 +30,3 @@ def gather(tensor: Tensor) -> Tensor:
     parts[rank] = tensor
     return torch.cat(parts)
 
-
-def scale_for_ddp(loss: Tensor) -> Tensor:
-    return loss * world()[1]

@@ -23,7 +23,7 @@ from synthret_ray.training.losses import get_loss
 from synthret_ray.training.models import BiEncoder, CrossEncoderScorer
 from synthret_ray.training.optimization import Optimization
 from synthret_ray.training.runtime import scratch_dir
-from synthret_ray.training.steps import batch_loss, collate
+from synthret_ray.training.steps import backward_scale, batch_loss, collate
 
 MODEL_DIR, STATE_FILE, ENGINE_DIR = "model", "train_state.pt", "deepspeed"
 
@@ -199,7 +199,7 @@ def train_worker(cfg: TrainConfig, runtime, steps_per_epoch: int) -> None:
                     f"loss is {loss.item()} at epoch {epoch}, step {state.global_step} (batch {index} of the epoch, "
                     f"first row {str(first)[:80]!r}); the last good checkpoint is kept"
                 )
-            opt.backward(loss)
+            opt.backward(loss * backward_scale(cfg, batch))
             opt.step()
             state.step_in_epoch, state.global_step = index + 1, state.global_step + 1
             window.add(loss.item(), len(rows) * runtime.world_size)

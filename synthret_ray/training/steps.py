@@ -16,7 +16,7 @@ from synthret_ray.training.batching import (
     collate_rerank,
 )
 from synthret_ray.training.config import TrainConfig
-from synthret_ray.training.distributed import gather, scale_for_ddp
+from synthret_ray.training.distributed import gather, world
 
 
 def collate(cfg: TrainConfig, rows: list[dict]):
@@ -43,7 +43,8 @@ def _embed_groups(model: nn.Module, batch: GroupBatch) -> tuple[Tensor, Tensor]:
 
 
 def batch_loss(cfg: TrainConfig, model: nn.Module, loss_fn: nn.Module, batch, reference: nn.Module | None) -> Tensor:
-    """The loss of one worker's batch; in-batch negatives span every worker (see ``distributed.gather``)."""
+    """The loss of one worker's batch, the value that is logged; in-batch negatives span every worker (see
+    ``distributed.gather``). Backpropagate ``loss * backward_scale(cfg, batch)``."""
     name = cfg.loss_name
     if isinstance(batch, RerankBatch):
         return loss_fn(model(batch.pairs).view(-1, batch.group_size))
@@ -52,13 +53,13 @@ def batch_loss(cfg: TrainConfig, model: nn.Module, loss_fn: nn.Module, batch, re
         labels = gather(batch.labels.to(queries.device))
         queries, docs = gather(queries), gather(docs)
         if name == "syntriever_distill":
-            return scale_for_ddp(loss_fn(queries, docs, labels))
+            return loss_fn(queries, docs, labels)
         negatives = docs[:, 1:] if docs.shape[1] > 1 else None
-        return scale_for_ddp(loss_fn(queries, docs[:, 0], negatives, labels[:, 1:] == 0))
+        return loss_fn(queries, docs[:, 0], negatives, labels[:, 1:] == 0)
     if isinstance(batch, ListwiseBatch):
         queries = model(batch.queries)
         docs = model(batch.docs).view(len(batch.queries), -1, queries.shape[1])
-        return scale_for_ddp(loss_fn(gather(queries), gather(docs), gather(batch.labels.to(queries.device))))
+        return loss_fn(gather(queries), gather(docs), gather(batch.labels.to(queries.device)))
     assert isinstance(batch, PreferenceBatch)
     b = len(batch.queries)
     queries, candidates = model(batch.queries), model(batch.preferred + batch.rejected)
@@ -73,4 +74,14 @@ def batch_loss(cfg: TrainConfig, model: nn.Module, loss_fn: nn.Module, batch, re
             ref_q, ref_c = reference(batch.queries), reference(batch.preferred + batch.rejected)
             ref_c = torch.cat([gather(ref_c[:b]), gather(ref_c[b:])])
             reference_scores = loss_fn.similarity(gather(ref_q), ref_c)
-    return scale_for_ddp(loss_fn(gather(queries), gather(preferred), gather(rejected), reference_scores, same_query))
+    return loss_fn(gather(queries), gather(preferred), gather(rejected), reference_scores, same_query)
+
+
+def backward_scale(cfg: TrainConfig, batch) -> int:
+    """What the loss is multiplied by before ``backward``: the world size for losses over gathered embeddings
+    (their gradient reaches the parameters only through the local slice, and DDP averages over workers), 1 for
+    losses of the worker's own batch (cross-encoder groups, Bradley-Terry). Logged losses stay unscaled, so
+    curves agree across worker counts."""
+    if isinstance(batch, RerankBatch) or (isinstance(batch, PreferenceBatch) and cfg.loss_name == "bradley_terry"):
+        return 1
+    return world()[1]

@@ -162,8 +162,11 @@ def test_train_config_rules():
     base = ["train_data=x.parquet"]
     with pytest.raises(ConfigError, match=r"loss\.name: 'wasserstein' does not fit stage=distill"):
         load_config(TrainConfig, None, [*base, "stage=distill", "loss.name=wasserstein"])
-    with pytest.raises(ConfigError, match="eval.split: the test split must never select checkpoints"):
+    with pytest.raises(ConfigError, match="eval.split: 'test' is eval.test_split, which must never select"):
         load_config(TrainConfig, None, [*base, "stage=pairs", "eval.split=test"])
+    # the guard follows the dataset's test split, not the name `test`
+    with pytest.raises(ConfigError, match="eval.split: 'dl20' is eval.test_split"):
+        load_config(TrainConfig, None, [*base, "stage=pairs", "eval.split=dl20", "eval.test_split=dl20"])
     with pytest.raises(ConfigError, match="loss.regularization: only partial_plackett_luce"):
         load_config(TrainConfig, None, [*base, "stage=distill", "loss.regularization=0.1"])
     with pytest.raises(ConfigError, match="precision: fp16 needs GPUs"):

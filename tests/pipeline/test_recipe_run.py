@@ -162,10 +162,21 @@ def test_sycl_recipe_submitted_as_a_ray_job_then_skips_finished_stages_and_redoe
 
 
 def test_test_queries_never_train_or_select_checkpoints(tmp_path):
-    with pytest.raises(ValueError, match="train_queries: the test split never feeds"):
+    """Pins the guards against the recipe's own test_split: they compared with the literal name `test`, so
+    test_split=dl20 with dev_split=dl20 or train_queries=dl20 passed."""
+    with pytest.raises(ValueError, match="train_queries: 'test' is test_split, which never feeds"):
         recipe(tmp_path, tmp_path / "r", train_queries="test")
-    with pytest.raises(ValueError, match="dev_split: the test split never selects checkpoints"):
+    with pytest.raises(ValueError, match="dev_split: 'test' is test_split, which never selects checkpoints"):
         recipe(tmp_path, tmp_path / "r", dev_split="test")
+    for field in ("train_queries", "dev_split"):
+        with pytest.raises(ValueError, match=f"{field}: 'dl20' is test_split"):
+            recipe(tmp_path, tmp_path / "r", test_split="dl20", **{field: "dl20"})
+    # the stage configs the recipe derives carry its test split, so their own guards know it
+    from synthret_ray.pipeline.runner import RecipeRun
+
+    runner = RecipeRun(recipe(tmp_path, tmp_path / "r", test_split="dl20", dev_split="dev"))
+    assert runner.query_task("graded").input.test_split == "dl20"
+    assert runner.train_config("listwise", "x.parquet", "minilm").eval.test_split == "dl20"
     with pytest.raises(ValueError, match="synthesis.distill: not a task of recipe sycl"):
         recipe(tmp_path, tmp_path / "r", synthesis={"distill": {"negatives": 2}})
 

@@ -30,7 +30,7 @@ def test_test_queries_are_refused_by_key(tmp_path):
     out = synthesize(
         "--task", "distill", "--out", str(tmp_path / "run"), f"input.data={tmp_path}", "input.queries=test"
     )
-    assert out.returncode == 2 and "input.queries: the test split never feeds synthesis" in out.stderr
+    assert out.returncode == 2 and "input.queries: 'test' is input.test_split, which never feeds" in out.stderr
 
 
 def test_dataset_without_train_split_points_to_generated_queries(tmp_path):

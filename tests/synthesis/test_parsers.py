@@ -16,9 +16,17 @@ from synthret_ray.synthesis.task import cut_words, distinct, parse_choice, parse
         ('{"relevant": true}', "yes"),
         ("I cannot tell", None),
         ("", None),
+        # the answer, not the first yes-like word (a first-match parser read "relevant" as yes)
+        ("It is relevant? No.", "no"),
+        ("Answer: yes", "yes"),
+        ("No, the passage is about something else.", "no"),
+        ("Yes and no.", "yes"),  # a reply that starts with its answer
+        ("Maybe yes, maybe no", None),  # both said: ambiguous, counted as malformed
+        ("It is relevant to some degree but not relevant to the question", None),
     ],
 )
 def test_yes_no(text, expected):
+    """Pins parsing the answer rather than the first yes/no-like token, and ambiguity as None (malformed)."""
     assert parse_yes_no(text) == expected
 
 
@@ -32,14 +40,33 @@ def test_yes_no(text, expected):
         ('{"answer": "B"}', "B"),
         ("A passage about cats is better", None),  # the article, not a choice
         ("Both are relevant", None),
+        # explicit answers a bare-letter parser missed, and a comparison a first-named parser read as A
+        ("Answer: B", "B"),
+        ("The answer is B.", "B"),
+        ("Passage A is less relevant than Passage B", None),
+        ("Passage A mentions yeast, but Passage B is more relevant.", "B"),
     ],
 )
 def test_choice(text, expected):
+    """Pins parsing the stated choice; a reply naming both passages without saying which wins is None."""
     assert parse_choice(text) == expected
 
 
-@pytest.mark.parametrize(("text", "expected"), [("2", 2), ("Grade: 3", 3), ('{"grade": 0}', 0), ("five", None)])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2", 2),
+        ("Grade: 3", 3),
+        ('{"grade": 0}', 0),
+        ('{"answer": "1"}', 1),
+        ("five", None),
+        ("On a scale of 0 to 3, I would give it a 2.", None),  # a first-digit parser said 0
+        ("I would grade it 2 out of 3", None),
+        ("The grade is 1 because the passage is on topic.", 1),
+    ],
+)
 def test_grade(text, expected):
+    """Pins parsing the stated grade, not the first digit 0-3 anywhere in the reply."""
     assert parse_grade(text) == expected
 
 

@@ -6,10 +6,10 @@ import pytest
 
 from synthret_ray.config import ConfigError, load_config
 from synthret_ray.synthesis.config import SynthesisConfig
-from synthret_ray.synthesis.distill import COT_TRIGGER
 from synthret_ray.synthesis.pipeline import make_task
 
 QUERY = "what causes ocean tides"
+SOURCE = "Tidal forces: the Moon's gravity raises a bulge of water on the near and far sides of the Earth."
 POSITIVE = "Tides are caused by the gravitational pull of the Moon and the Sun on the oceans of the Earth."
 NEGATIVE_1 = "Ocean liners cross the Atlantic in about a week, carrying passengers between ports."
 NEGATIVE_2 = "Surfing is popular on coasts with strong waves, especially during the winter months."
@@ -20,9 +20,13 @@ def cfg(task: str, **values) -> SynthesisConfig:
     return SynthesisConfig(task=task, output_dir="unused", **values)
 
 
-def test_distill_group_from_cot_positive_and_negatives():
+def test_distill_group_is_the_source_passage_the_positive_and_the_reasoning():
+    """Pins the paper's stage-1 group: positives = [p_i (the query's labelled passage), p+, q_cot] with q_cot the
+    reasoning alone. The code before wrote q_cot as "<query> Let's think step by step. <reasoning>" (an echo of the
+    query that takes the log-sum-exp numerator's gradient) and never exported p_i."""
     task = make_task(cfg("distill", negatives=3))
-    unit = {"id": "u", "query_id": "q", "query": QUERY}
+    assert "known_positives" in task.columns and task.uses_judged  # inputs load p_i for every unit
+    unit = {"id": "u", "query_id": "q", "query": QUERY, "known_positives": [SOURCE]}
     assert [p.key for p in task.parts(unit)] == ["cot", "positive", "negative_0", "negative_1", "negative_2"]
     texts = {
         "cot": "The query asks why the sea level rises and falls twice a day.",
@@ -33,17 +37,26 @@ def test_distill_group_from_cot_positive_and_negatives():
     }
     out = task.assemble(unit, texts)
     assert out.status == "ok"
-    assert (
-        out.fields["cot_query"]
-        == f"{QUERY} {COT_TRIGGER} The query asks why the sea level rises and falls twice a day."
-    )
+    assert out.fields["cot_query"] == "The query asks why the sea level rises and falls twice a day."
     assert out.fields["positive"] == POSITIVE
     assert out.fields["negatives"] == [NEGATIVE_1]
     assert sorted(out.notes) == ["negative: duplicate", "negative: fewer than 5 words"]
-    row = {"query": QUERY, **out.fields}
-    assert task.export([row])["distill.parquet"] == [
-        {"query": QUERY, "positives": [out.fields["cot_query"], POSITIVE], "negatives": [NEGATIVE_1]}
-    ]
+    row = {**unit, **out.fields}
+    group = {"query": QUERY, "positives": [SOURCE, POSITIVE, out.fields["cot_query"]], "negatives": [NEGATIVE_1]}
+    assert task.export([row])["distill.parquet"] == [group]
+
+
+def test_the_one_positive_baseline_takes_the_labelled_document_not_the_reasoning():
+    """Pins `infonce` on distill data: it keeps positives[:1], which was q_cot (the query against its own echo)."""
+    from synthret_ray.synthesis.distill import training_rows
+    from synthret_ray.training.batching import collate_group
+    from synthret_ray.training.config import GroupConfig
+
+    row = {"query": QUERY, "known_positives": [SOURCE], "cot_query": "reasoning", "positive": POSITIVE}
+    groups = training_rows([{**row, "negatives": []}, {**row, "known_positives": [], "negatives": []}], bool)
+    batch = collate_group(groups, "distill", "infonce", GroupConfig())
+    kept = [batch.docs[int(batch.slots[i, 0])] for i in range(2)]
+    assert kept == [SOURCE, POSITIVE]  # without p_i, the synthetic positive: a document either way
 
 
 def test_distill_without_usable_positive_is_malformed_and_keeps_its_reason():
@@ -58,15 +71,19 @@ def test_distill_without_usable_positive_is_malformed_and_keeps_its_reason():
 
 
 def test_verify_yes_keeps_the_positive_and_no_relabels_it_as_negative():
+    """Pins the export after verification: a rejected p+ leaves p_i and q_cot as positives (it left q_cot alone
+    before) and becomes the first hard negative."""
     task = make_task(cfg("verify", input={"data": "unused", "source_run": "unused"}))
     row = {"query": QUERY, "cot_query": "cot", "positive": POSITIVE, "negatives": [NEGATIVE_1]}
+    row["known_positives"] = [SOURCE]
     assert task.assemble(row, {"verdict": "Yes."}).fields == {"verdict": "yes"}
     assert task.assemble(row, {"verdict": "maybe"}).status == "malformed"
     files = task.export([{**row, "verdict": "yes"}, {**row, "verdict": "no"}])["distill.parquet"]
-    assert files[0] == {"query": QUERY, "positives": ["cot", POSITIVE], "negatives": [NEGATIVE_1]}
-    assert files[1] == {"query": QUERY, "positives": ["cot"], "negatives": [POSITIVE, NEGATIVE_1]}
-    # rejected p+ and no q_cot: nothing left to learn from, so no training row (it broke stage 1 before)
-    assert task.export([{**row, "cot_query": None, "verdict": "no"}])["distill.parquet"] == []
+    assert files[0] == {"query": QUERY, "positives": [SOURCE, POSITIVE, "cot"], "negatives": [NEGATIVE_1]}
+    assert files[1] == {"query": QUERY, "positives": [SOURCE, "cot"], "negatives": [POSITIVE, NEGATIVE_1]}
+    # rejected p+, no p_i and no q_cot: nothing left to learn from, so no training row (it broke stage 1 before)
+    bare = {**row, "cot_query": None, "known_positives": [], "verdict": "no"}
+    assert task.export([bare])["distill.parquet"] == []
 
 
 def test_graded_labels_are_the_levels_and_one_usable_level_is_filtered():
@@ -134,8 +151,10 @@ def test_queries_parse_filter_and_export_beir_files():
 
 
 def test_config_refuses_test_queries_and_reports_keys():
-    with pytest.raises(ValueError, match="input.queries: the test split never feeds synthesis"):
+    with pytest.raises(ValueError, match="input.queries: 'test' is input.test_split, which never feeds synthesis"):
         cfg("distill", input={"data": "x", "queries": "test"})
+    with pytest.raises(ValueError, match="input.queries: 'dl20' is input.test_split"):
+        cfg("distill", input={"data": "x", "queries": "dl20", "test_split": "dl20"})
     with pytest.raises(ValueError, match="per_passage > 1 needs temperature"):
         cfg("queries", per_passage=2)
     base = {"task": "queries", "input": {"data": "x"}, "output_dir": "o"}

@@ -1,0 +1,64 @@
+"""What counts as an echo, by the direction of the text, and copies of the prompt's worked examples."""
+
+from __future__ import annotations
+
+from synthret_ray.synthesis.config import SynthesisConfig
+from synthret_ray.synthesis.distill import EXAMPLE_POSITIVE
+from synthret_ray.synthesis.filters import reject_reason
+from synthret_ray.synthesis.graded import EXAMPLES
+from synthret_ray.synthesis.pipeline import make_task
+from synthret_ray.synthesis.queries import FEW_SHOT
+
+REVOLUTION_Q = "what were the main causes of the french revolution"
+REVOLUTION_P = (
+    "The main causes of the French Revolution were a fiscal crisis, food shortages and Enlightenment ideas that "
+    "undermined the monarchy's authority."
+)
+CLAIM_Q = "0-dimensional biomaterials show inductive properties"
+CLAIM_P = (
+    "Studies report that 0-dimensional biomaterials show inductive properties, promoting bone formation in vivo "
+    "when implanted in animal models."
+)
+
+
+def task(name: str, **values):
+    return make_task(SynthesisConfig(task=name, input={"data": "-", "queries": "train"}, output_dir="-", **values))
+
+
+def test_a_passage_that_restates_its_query_is_kept_by_every_passage_writing_task():
+    """Pins the echo filter for passages written for a query: any shared 6-word run counted as an echo, so these
+    correct positives were dropped ("echo") by graded and distill."""
+    for query, passage in ((REVOLUTION_Q, REVOLUTION_P), (CLAIM_Q, CLAIM_P)):
+        assert reject_reason(passage, query, 300, echo="restate") is None
+        graded = task("graded", levels=[3, 0]).assemble(
+            {"query": query}, {"level_3": passage, "level_0": "Chess is a board game for two players on a board."}
+        )
+        assert graded.status == "ok" and graded.fields["labels"] == [3, 0], graded.notes
+        distill = task("distill", negatives=1).assemble(
+            {"query": query}, {"cot": "", "positive": passage, "negative_0": "Chess is a board game for two."}
+        )
+        assert distill.status == "ok" and distill.fields["positive"] == passage
+
+
+def test_a_near_copy_of_the_query_is_still_an_echo():
+    assert reject_reason("The main causes of the French Revolution.", REVOLUTION_Q, 300, echo="restate") == "echo"
+    assert reject_reason(CLAIM_Q + " indeed", CLAIM_Q, 300, echo="restate") == "echo"
+
+
+def test_a_query_that_copies_a_sentence_of_its_passage_is_an_echo():
+    passage = "Sourdough is leavened by wild yeast. The starter is fed with flour and water every day."
+    assert reject_reason("the starter is fed with flour and water every day", passage, 24) == "echo"
+    assert reject_reason("how is sourdough leavened", passage, 24) is None
+
+
+def test_copies_of_the_prompts_worked_examples_are_filtered():
+    """Pins example copies as filtered in every task with few-shot examples (they were kept before)."""
+    queries = task("queries").assemble({"passage": "Jupiter is a gas giant."}, {"query": FEW_SHOT[0][1]})
+    assert (queries.status, queries.reason) == ("filtered", "example_copy")
+    distill = task("distill", negatives=1).assemble(
+        {"query": "why is jupiter big"}, {"cot": "", "positive": EXAMPLE_POSITIVE, "negative_0": ""}
+    )
+    assert (distill.status, distill.reason) == ("filtered", "positive: example_copy")
+    graded = task("graded", levels=[3, 0])
+    out = graded.assemble({"query": "why is jupiter big"}, {"level_3": EXAMPLES[3], "level_0": EXAMPLES[0]})
+    assert out.status == "filtered" and out.notes == ["level_3: example_copy", "level_0: example_copy"]
