@@ -144,7 +144,8 @@ def main() -> None:
         f"max_new_tokens={args.max_new_tokens}, greedy, {args.model} on {args.device} ({cores} cores)"
     )
     for name, r in results.items():
-        line = f"{name:>22}: {r['tokens']:6d} tokens in {r['seconds']:7.1f} s = {r['tokens'] / r['seconds']:7.2f} tokens/s"
+        speed = r["tokens"] / r["seconds"]
+        line = f"{name:>22}: {r['tokens']:6d} tokens in {r['seconds']:7.1f} s = {speed:7.2f} tokens/s"
         if "prompt_tokens" in r:
             line += f" ({r['prompt_tokens']} prompt tokens)"
         print(line)

