@@ -287,7 +287,8 @@ class RecipeRun:
                 self.path("prefer", "export", "align.parquet"),
                 stage1,
                 reference_model=stage1,
-                loss={"regularization": 0.1},
+                # the paper's form; training.stage2.loss.regularization > 0 anchors the uncontested candidates
+                loss={"regularization": 0.0},
             ),
         )
         systems = {"zero-shot": self.cfg.student, "stage1": stage1, "stage2": self.model_dir("stage2")}

@@ -25,7 +25,10 @@ class LossConfig(StrictModel):
     name: str | None = Field(None, description="Loss; null picks the stage's default (see STAGE_LOSSES).")
     temperature: float = Field(0.05, gt=0, description="tau in s(q,d) = cos/tau; 0.01-0.1 is usual (scale 100-10).")
     regularization: float = Field(
-        0.0, ge=0, description="lambda of partial_plackett_luce: KL toward the frozen stage-1 model; 0 = paper."
+        0.0,
+        ge=0,
+        description="lambda of partial_plackett_luce: KL toward the frozen stage-1 model over the candidates each "
+        "preference does not touch; 0 = the paper.",
     )
 
 

@@ -149,11 +149,18 @@ def _shards(run: Path) -> list[str]:
     return [n for n in os.listdir(run / "shards")] if (run / "shards").exists() else []
 
 
+def forty_passages() -> dict[str, tuple[str, str]]:
+    """Forty passages, to be answered one request at a time: vLLM answers the seven of the tiny corpus in about a
+    second, too fast to kill anything part way."""
+    corpus = {}
+    for i in range(6):
+        for j, (title, text) in enumerate(TINY_CORPUS.values()):
+            corpus[f"p{i}-{j}"] = (title, f"{text} (Note {i}.)")
+    return dict(list(corpus.items())[:40])
+
+
 def test_a_killed_run_resumes_without_duplicates_or_losses(tmp_path):
-    # Forty passages answered one request at a time: vLLM answers the seven of the tiny corpus in about a second,
-    # too fast to kill part way.
-    corpus = {f"p{i}": (title, f"{text} (Note {i}.)") for i in range(6) for title, text in TINY_CORPUS.values()}
-    corpus = dict(list(corpus.items())[:40])
+    corpus = forty_passages()
     data = write_beir(tmp_path / "data", corpus=corpus, split="train")
     out = tmp_path / "run"
     command = [
@@ -212,16 +219,50 @@ def test_an_over_long_prompt_is_a_counted_error_row_and_is_retried_on_rerun(ray_
     assert (again.stats["this_run"]["already_done"], again.stats["this_run"]["rows_written"]) == (7, 1)
 
 
-def _engine_actor_pids() -> list[int]:
-    """Ray titles its worker processes after the actor they host: ray::MapWorker(MapBatches(EngineActor))."""
+def _pids(title: bytes) -> list[int]:
+    """Processes by title: Ray names a worker after its actor (ray::MapWorker(MapBatches(EngineActor))), vLLM its
+    engine process VLLM::EngineCore."""
     pids = []
     for proc in Path("/proc").iterdir():
         try:
-            if proc.name.isdigit() and b"EngineActor" in (proc / "cmdline").read_bytes():
+            if proc.name.isdigit() and title in (proc / "cmdline").read_bytes():
                 pids.append(int(proc.name))
         except OSError:
             continue
     return pids
+
+
+def test_a_dead_vllm_engine_is_restarted_and_its_rows_retried(ray_local, tmp_path):
+    """vLLM's engine process killed mid-generation: Ray's engine stage exits its actor on the fatal engine error,
+    Ray Data starts a new one and retries the unfinished rows; every row ends answered, once."""
+    import threading
+
+    corpus = forty_passages()
+    data = write_beir(tmp_path / "data", corpus=corpus, split="train")
+    out = tmp_path / "run"
+    engine = {**ENGINE, "batch_size": 1, "max_concurrent_batches": 1}
+    cfg = make_cfg(data, out, "queries", engine=engine, sampling={"max_new_tokens": 12}, shard_rows=1)
+    killed: list[int] = []
+
+    def kill_the_engine() -> None:
+        deadline = time.time() + 300
+        while time.time() < deadline and not killed:
+            pids = _pids(b"VLLM::EngineCore")
+            written = [n for n in _shards(out) if n.endswith(".parquet")]
+            if pids and len(written) >= 2:  # generating: rows are being written
+                os.kill(pids[0], signal.SIGKILL)
+                killed.append(pids[0])
+            time.sleep(0.2)
+
+    killer = threading.Thread(target=kill_the_engine)
+    killer.start()
+    result = synthesize(cfg)
+    killer.join()
+    assert killed, "the engine was never seen generating"
+    rows = RunStore(str(out)).read_rows()
+    assert len(rows) == len({r["id"] for r in rows}) == len(corpus)
+    assert all(r["status"] != "error" for r in rows), [r["reason"] for r in rows if r["status"] == "error"]
+    assert result.stats["this_run"]["rows_written"] == len(corpus)
 
 
 def test_a_killed_engine_actor_is_restarted_and_its_rows_retried(ray_local, tmp_path):
@@ -237,7 +278,7 @@ def test_a_killed_engine_actor_is_restarted_and_its_rows_retried(ray_local, tmp_
     def kill_the_engine_actor() -> None:
         deadline = time.time() + 120
         while time.time() < deadline and not killed:
-            pids = _engine_actor_pids()
+            pids = _pids(b"EngineActor")
             if pids:
                 time.sleep(4)  # past model loading, inside generation
                 os.kill(pids[0], signal.SIGKILL)

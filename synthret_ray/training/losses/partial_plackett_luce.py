@@ -16,14 +16,18 @@ class PartialPlackettLuceLoss(RetrievalLoss):
       L_i = -log( e^{s(q_i,c_i+)} / sum_{c in C} e^{s(q_i,c)} )
             -log( e^{s(q_i,c_i-)} / ( e^{s(q_i,c_i-)} + sum_{c in C, c not in {c_i+, c_i-}} e^{s(q_i,c)} ) )
     i.e. c_i+ is drawn first from all candidates, then c_i- from what remains minus c_i+ (the other queries'
-    candidates stay as competitors). Regularization with strength lambda:
-      R_i = lambda * KL( softmax_C(s_ref(q_i, .)) || softmax_C(s(q_i, .)) ), s_ref from the frozen stage-1 model.
+    candidates stay as competitors). The paper continues from stage 1 with these terms alone (lambda = 0). The
+    optional regularization with strength lambda anchors what the preference does not touch:
+      R_i = lambda * KL( softmax_{C'}(s_ref(q_i, .)) || softmax_{C'}(s(q_i, .)) ),  C' = C minus {c_i+, c_i-},
+    s_ref from the frozen stage-1 model. A KL over all of C would put most of its mass on the contested pair
+    itself and resist exactly the flip the LLM asks for; over C' it only keeps the rest of q_i's ranking near
+    stage 1.
     Another query's candidates are treated as irrelevant to q_i, so rows that share q_i's query (same_query)
     are left out of q_i's denominators rather than counted as negatives.
 
     Args:
         temperature: tau in s(q, d) = cos(q, d) / tau.
-        regularization: lambda >= 0; 0 is the paper's setting, tuning searches it.
+        regularization: lambda >= 0; 0 is the paper's setting (the recipe's default), tuning searches it.
 
     Inputs:
         queries (B, D), preferred (B, D), rejected (B, D); reference_scores (B, 2B) of the stage-1 model over
@@ -83,8 +87,15 @@ class PartialPlackettLuceLoss(RetrievalLoss):
         if self.regularization > 0:
             if reference_scores is None:
                 raise ValueError("regularization > 0 needs reference_scores from the frozen stage-1 model")
-            ref_log_probs = F.log_softmax(reference_scores.detach(), dim=1)
-            terms = ref_log_probs.exp() * (ref_log_probs - F.log_softmax(scores, dim=1))  # (B, 2B)
-            kl = terms.masked_fill(~torch.isfinite(scores), 0.0).sum(dim=1)  # hidden candidates add 0
+            contested = torch.zeros_like(scores, dtype=torch.bool)
+            contested[rows, rows] = contested[rows, rows + batch] = True
+            untouched, reference = scores.masked_fill(contested, float("-inf")), reference_scores.detach()
+            reference = reference.masked_fill(contested, float("-inf"))
+            kept = torch.isfinite(untouched)
+            empty = ~kept.any(dim=1, keepdim=True)  # nothing left to anchor: KL 0, and no NaN from all -inf
+            untouched, reference = untouched.masked_fill(empty, 0.0), reference.masked_fill(empty, 0.0)
+            ref_log_probs = F.log_softmax(reference, dim=1)
+            terms = ref_log_probs.exp() * (ref_log_probs - F.log_softmax(untouched, dim=1))  # (B, 2B)
+            kl = terms.masked_fill(~kept, 0.0).sum(dim=1)  # contested and hidden candidates add 0
             loss = loss + self.regularization * kl
         return loss if reduction == "none" else loss.mean()

@@ -85,15 +85,21 @@ def test_partial_plackett_luce_by_hand():
     assert loss.item() == pytest.approx(math.log(2 * E + 2) - 1 + math.log(2 + E))
 
 
-def test_partial_plackett_luce_regularization():
+def test_partial_plackett_luce_regularization_anchors_only_the_uncontested_candidates():
+    """Pins the KL over C minus {c_i+, c_i-}: over all of C it pulled the contested pair back toward stage 1."""
     q, pos, neg = _ppl_batch()
     loss_fn = PartialPlackettLuceLoss(1.0, regularization=0.5)
     base = PartialPlackettLuceLoss(1.0)(q, pos, neg).item()
     same = loss_fn.similarity(q, torch.cat([pos, neg]))
     assert loss_fn(q, pos, neg, same).item() == pytest.approx(base)  # KL to itself is 0
-    # Uniform reference u = 1/4: KL(u || p) = -log 4 - (1/4) sum_k log p_k = -log 4 - 1/2 + log(2e + 2) per row.
-    kl = -math.log(4) - 0.5 + math.log(2 * E + 2)
+    # q1 over C = [x, y, y, x] scores [1, 0, 0, 1]; its own pair (columns 0 and 2) is left out: p = softmax([0, 1])
+    # over the other row's candidates. Uniform reference u = 1/2: KL(u || p) = -log 2 - 1/2 + log(1 + e) per row.
+    kl = -math.log(2) - 0.5 + math.log(1 + E)
     assert loss_fn(q, pos, neg, torch.zeros(2, 4)).item() == pytest.approx(base + 0.5 * kl)
+    # a reference that disagrees only on the contested pair adds nothing: the LLM's flip is not resisted
+    flipped = same.clone()
+    flipped[0, 0], flipped[0, 2] = flipped[0, 2], flipped[0, 0]
+    assert loss_fn(q, pos, neg, flipped).item() == pytest.approx(base)
     with pytest.raises(ValueError, match="needs reference_scores"):
         loss_fn(q, pos, neg)
 
