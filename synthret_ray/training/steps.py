@@ -17,6 +17,7 @@ from synthret_ray.training.batching import (
 )
 from synthret_ray.training.config import TrainConfig
 from synthret_ray.training.distributed import gather, world
+from synthret_ray.training.masking import equal_text_hidden, text_keys
 
 
 def collate(cfg: TrainConfig, rows: list[dict]):
@@ -51,15 +52,21 @@ def batch_loss(cfg: TrainConfig, model: nn.Module, loss_fn: nn.Module, batch, re
     if isinstance(batch, GroupBatch):
         queries, docs = _embed_groups(model, batch)
         labels = gather(batch.labels.to(queries.device))
+        keys = gather(_slot_keys(batch).to(queries.device))
+        query_keys = gather(text_keys(batch.queries).to(queries.device))
         queries, docs = gather(queries), gather(docs)
         if name == "syntriever_distill":
-            return loss_fn(queries, docs, labels)
+            return loss_fn(queries, docs, labels, _group_hidden(keys, labels, query_keys, labels == 1))
         negatives = docs[:, 1:] if docs.shape[1] > 1 else None
-        return loss_fn(queries, docs[:, 0], negatives, labels[:, 1:] == 0)
+        hidden = _infonce_hidden(keys, labels, query_keys, with_negatives=negatives is not None)
+        return loss_fn(queries, docs[:, 0], negatives, labels[:, 1:] == 0, hidden)
     if isinstance(batch, ListwiseBatch):
         queries = model(batch.queries)
         docs = model(batch.docs).view(len(batch.queries), -1, queries.shape[1])
-        return loss_fn(gather(queries), gather(docs), gather(batch.labels.to(queries.device)))
+        keys = gather(text_keys(batch.docs).view(len(batch.queries), -1).to(queries.device))
+        labels = gather(batch.labels.to(queries.device))
+        hidden = _group_hidden(keys, labels, gather(text_keys(batch.queries).to(queries.device)), labels >= 0)
+        return loss_fn(gather(queries), gather(docs), labels, hidden)
     assert isinstance(batch, PreferenceBatch)
     b = len(batch.queries)
     queries, candidates = model(batch.queries), model(batch.preferred + batch.rejected)
@@ -68,13 +75,49 @@ def batch_loss(cfg: TrainConfig, model: nn.Module, loss_fn: nn.Module, batch, re
         return loss_fn(queries, preferred, rejected)
     keys = gather(batch.query_keys.to(queries.device))
     same_query = keys.unsqueeze(0) == keys.unsqueeze(1)
+    candidate_keys = gather(text_keys(batch.preferred + batch.rejected).view(2, b).T.to(queries.device))  # (B, 2)
+    owner = torch.arange(candidate_keys.shape[0], device=queries.device).repeat(2)
+    hidden = equal_text_hidden(
+        candidate_keys, torch.ones_like(candidate_keys, dtype=torch.bool), candidate_keys.T.flatten(), owner
+    )
     reference_scores = None
     if reference is not None:
         with torch.no_grad():
             ref_q, ref_c = reference(batch.queries), reference(batch.preferred + batch.rejected)
             ref_c = torch.cat([gather(ref_c[:b]), gather(ref_c[b:])])
             reference_scores = loss_fn.similarity(gather(ref_q), ref_c)
-    return loss_fn(gather(queries), gather(preferred), gather(rejected), reference_scores, same_query)
+    return loss_fn(gather(queries), gather(preferred), gather(rejected), reference_scores, same_query, hidden=hidden)
+
+
+def _slot_keys(batch: GroupBatch) -> Tensor:
+    """(B, M) text hash of each group slot (0 for padding, whose label is -1)."""
+    keys = text_keys(batch.docs)
+    slots = batch.slots
+    return torch.where(slots >= 0, keys[slots.clamp(min=0)], torch.zeros_like(slots))
+
+
+def _group_hidden(keys: Tensor, labels: Tensor, query_keys: Tensor, own: Tensor) -> Tensor:
+    """Hidden columns over the flattened groups (B, B*M): other rows' copies of row i's ``own`` documents, and
+    the positives of rows with the same query."""
+    per_row = keys.shape[1]
+    owner = torch.arange(keys.shape[0], device=keys.device).repeat_interleave(per_row)
+    flat_labels = labels.flatten()
+    return equal_text_hidden(keys, own, keys.flatten(), owner, query_keys, flat_labels > 0)
+
+
+def _infonce_hidden(keys: Tensor, labels: Tensor, query_keys: Tensor, with_negatives: bool) -> Tensor:
+    """Hidden columns of InfoNCE's (B, B [+ B*N]) scores: other rows' copies of row i's positive (its first
+    document), and the positives of rows with the same query."""
+    rows = torch.arange(keys.shape[0], device=keys.device)
+    col_keys, owner, positive = keys[:, 0], rows, torch.ones_like(rows, dtype=torch.bool)
+    if with_negatives:
+        col_keys = torch.cat([col_keys, keys[:, 1:].flatten()])
+        owner = torch.cat([owner, rows.repeat_interleave(keys.shape[1] - 1)])
+        positive = torch.cat(
+            [positive, torch.zeros(owner.shape[0] - rows.shape[0], dtype=torch.bool, device=keys.device)]
+        )
+    own = labels[:, :1] == 1
+    return equal_text_hidden(keys[:, :1], own, col_keys, owner, query_keys, positive)
 
 
 def backward_scale(cfg: TrainConfig, batch) -> int:

@@ -32,6 +32,12 @@ class RetrievalLoss(nn.Module):
         return scaled_cosine(queries, docs, self.temperature)
 
 
+def hide(scores: Tensor, hidden: Tensor | None) -> Tensor:
+    """``scores`` with the ``hidden`` (B, C) columns of each row set to -inf: left out of that row's loss, neither
+    positive nor negative (another row's copy of one of the row's positives, say)."""
+    return scores if hidden is None else scores.masked_fill(hidden, float("-inf"))
+
+
 def masked_logsumexp(scores: Tensor, mask: Tensor, dim: int = -1) -> Tensor:
     """logsumexp over the entries where ``mask`` is true; -inf where a row has none."""
     return torch.logsumexp(scores.masked_fill(~mask, float("-inf")), dim=dim)

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from synthret_ray.training.losses.base import RetrievalLoss
+from synthret_ray.training.losses.base import RetrievalLoss, hide
 
 
 class InfoNCELoss(RetrievalLoss):
@@ -20,7 +20,8 @@ class InfoNCELoss(RetrievalLoss):
 
     Inputs:
         queries (B, D), positives (B, D), hard negatives (B, N, D) or None; negative_mask (B, N), False marks
-        padding (a query with fewer than N hard negatives).
+        padding (a query with fewer than N hard negatives); hidden (B, B + B*N), True leaves that document out
+        of query i's loss (another query's copy of q_i's positive; q_i's own positive is never hidden).
 
     References:
         van den Oord et al., Representation Learning with Contrastive Predictive Coding, 2018.
@@ -33,10 +34,15 @@ class InfoNCELoss(RetrievalLoss):
     citation = "van den Oord et al. 2018, arXiv:1807.03748; Karpukhin et al. 2020, EMNLP (DPR)"
 
     def forward(
-        self, queries: Tensor, positives: Tensor, negatives: Tensor | None = None, negative_mask: Tensor | None = None
+        self,
+        queries: Tensor,
+        positives: Tensor,
+        negatives: Tensor | None = None,
+        negative_mask: Tensor | None = None,
+        hidden: Tensor | None = None,
     ) -> Tensor:
         docs = positives if negatives is None else torch.cat([positives, negatives.flatten(0, 1)])
-        scores = self.similarity(queries, docs)  # (B, B + B*N)
+        scores = hide(self.similarity(queries, docs), hidden)  # (B, B + B*N)
         if negatives is not None and negative_mask is not None:
             keep = torch.cat(
                 [torch.ones(len(positives), dtype=torch.bool, device=scores.device), negative_mask.flatten()]

@@ -32,7 +32,8 @@ class PartialPlackettLuceLoss(RetrievalLoss):
     Inputs:
         queries (B, D), preferred (B, D), rejected (B, D); reference_scores (B, 2B) of the stage-1 model over
         [preferred; rejected] (required when lambda > 0); same_query (B, B) bool, True where rows i != j share
-        a query (optional).
+        a query (optional); hidden (B, 2B) bool, True leaves that candidate out of row i entirely (another row's
+        copy of c_i+ or c_i-; optional).
 
     References:
         Kim and Baek, Syntriever, NAACL Findings 2025 (alignment stage). Plackett 1975; Luce 1959.
@@ -60,9 +61,10 @@ class PartialPlackettLuceLoss(RetrievalLoss):
         reference_scores: Tensor | None = None,
         same_query: Tensor | None = None,
         reduction: str = "mean",
+        hidden: Tensor | None = None,
     ) -> Tensor:
         scores = self.similarity(queries, torch.cat([preferred, rejected]))  # (B, 2B)
-        return self.compute_loss(scores, reference_scores, same_query, reduction)
+        return self.compute_loss(scores, reference_scores, same_query, reduction, hidden)
 
     def compute_loss(
         self,
@@ -70,15 +72,18 @@ class PartialPlackettLuceLoss(RetrievalLoss):
         reference_scores: Tensor | None = None,
         same_query: Tensor | None = None,
         reduction: str = "mean",
+        hidden: Tensor | None = None,
     ) -> Tensor:
         """``reduction="none"`` returns the (B,) per-query losses."""
         batch = scores.shape[0]
         rows = torch.arange(batch, device=scores.device)
         if same_query is not None:
-            hidden = same_query & ~torch.eye(batch, dtype=torch.bool, device=scores.device)
-            scores = scores.masked_fill(hidden.repeat(1, 2), float("-inf"))
+            other_rows = same_query & ~torch.eye(batch, dtype=torch.bool, device=scores.device)
+            hidden = other_rows.repeat(1, 2) if hidden is None else hidden | other_rows.repeat(1, 2)
+        if hidden is not None:
+            scores = scores.masked_fill(hidden, float("-inf"))
             if reference_scores is not None:
-                reference_scores = reference_scores.masked_fill(hidden.repeat(1, 2), float("-inf"))
+                reference_scores = reference_scores.masked_fill(hidden, float("-inf"))
         first = torch.logsumexp(scores, dim=1) - scores[rows, rows]
         without_preferred = scores.clone()
         without_preferred[rows, rows] = float("-inf")

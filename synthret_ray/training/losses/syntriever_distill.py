@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from synthret_ray.training.losses.base import RetrievalLoss, masked_logsumexp
+from synthret_ray.training.losses.base import RetrievalLoss, hide, masked_logsumexp
 
 POSITIVE, NEGATIVE, PAD = 1, 0, -1
 
@@ -23,7 +23,8 @@ class SyntrieverDistillLoss(RetrievalLoss):
 
     Inputs:
         queries (B, D); documents (B, M, D); labels (B, M) with 1 = positive, 0 = negative, -1 = padding.
-        Each query needs at least one positive.
+        Each query needs at least one positive. hidden (B, B*M), True leaves that document out of query i's
+        denominator (another query's copy of one of q_i's positives).
 
     References:
         Kim and Baek, Syntriever: How to Train Your Retriever with Synthetic Data from LLMs, NAACL Findings 2025.
@@ -36,9 +37,9 @@ class SyntrieverDistillLoss(RetrievalLoss):
 
     citation = "Kim and Baek 2025, Syntriever, NAACL Findings (arXiv:2502.03824); Frosst et al. 2019, ICML"
 
-    def forward(self, queries: Tensor, documents: Tensor, labels: Tensor) -> Tensor:
+    def forward(self, queries: Tensor, documents: Tensor, labels: Tensor, hidden: Tensor | None = None) -> Tensor:
         batch, per_query = labels.shape
-        scores = self.similarity(queries, documents.flatten(0, 1))  # (B, B*M)
+        scores = hide(self.similarity(queries, documents.flatten(0, 1)), hidden)  # (B, B*M)
         return self.compute_loss(scores, labels.reshape(1, batch * per_query).expand(batch, -1), per_query)
 
     def compute_loss(self, scores: Tensor, flat_labels: Tensor, per_query: int) -> Tensor:
@@ -49,5 +50,5 @@ class SyntrieverDistillLoss(RetrievalLoss):
         positive = own & (flat_labels == POSITIVE)
         if not bool(positive.any(dim=1).all()):
             raise ValueError("every query needs at least one positive document (label 1)")
-        valid = flat_labels != PAD
+        valid = (flat_labels != PAD) & torch.isfinite(scores)
         return (masked_logsumexp(scores, valid) - masked_logsumexp(scores, positive)).mean()

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from synthret_ray.training.losses.base import RetrievalLoss
+from synthret_ray.training.losses.base import RetrievalLoss, hide
 
 
 def in_batch_labels(labels: Tensor) -> Tensor:
@@ -45,6 +45,8 @@ class WassersteinLoss(RetrievalLoss):
 
     Inputs:
         queries (B, D); documents (B, G, D); labels (B, G) graded relevance, e.g. 3/2/1/0.
+        hidden (B, B*G), True leaves that document out of query i's two distributions (another query's copy of
+        one of q_i's documents).
 
     References:
         Esfandiarpoor et al., Beyond Contrastive Learning: Synthetic Data Enables List-wise Training with Multiple
@@ -59,9 +61,10 @@ class WassersteinLoss(RetrievalLoss):
 
     citation = "Esfandiarpoor et al. 2025, SyCL, arXiv:2503.23239; Dowson and Landau 1982"
 
-    def forward(self, queries: Tensor, documents: Tensor, labels: Tensor) -> Tensor:
+    def forward(self, queries: Tensor, documents: Tensor, labels: Tensor, hidden: Tensor | None = None) -> Tensor:
         scores = self.similarity(queries, documents.flatten(0, 1))  # (B, B*G)
-        return self.compute_loss(scores, in_batch_labels(labels.to(scores.dtype)))
+        # a hidden column (another query's copy of one of q_i's documents) gets no mass in either distribution
+        return self.compute_loss(hide(scores, hidden), hide(in_batch_labels(labels.to(scores.dtype)), hidden))
 
     def compute_loss(self, scores: Tensor, labels: Tensor) -> Tensor:
         """``scores`` and ``labels`` both (B, B*G); returns a float32 scalar (computed in float64)."""
