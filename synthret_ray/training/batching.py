@@ -7,6 +7,7 @@ cross-worker all-gather of embeddings needs.
 from __future__ import annotations
 
 import hashlib
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -40,14 +41,16 @@ class PreferenceBatch:
 @dataclass
 class ListwiseBatch:
     queries: list[str]
-    docs: list[str]  # B * G
+    docs: list[str]  # B * G (a padding slot repeats a document of its row; ``mask`` leaves it out)
     labels: Tensor  # (B, G) float
+    mask: Tensor  # (B, G) bool, False for padding
 
 
 @dataclass
 class RerankBatch:
     pairs: list[tuple[str, str]]  # B * (1 + n): each group's positive first
     group_size: int
+    mask: Tensor  # (B, 1 + n) bool, False for padding (a query with fewer than n negatives)
 
 
 def _group(queries: list[str], groups: list[tuple[list[str], list[int]]], width: int) -> GroupBatch:
@@ -88,31 +91,43 @@ def collate_preference(rows: Sequence[dict]) -> PreferenceBatch:
     )
 
 
-def collate_listwise(rows: Sequence[dict], cfg: GroupConfig) -> ListwiseBatch:
-    """Keep ``listwise_size`` documents per query: the first of each label level, most relevant first, then the
-    rest in file order; a shorter group repeats its documents (the distributions are unchanged in shape)."""
+def collate_listwise(rows: Sequence[dict], cfg: GroupConfig, rng: random.Random | None = None) -> ListwiseBatch:
+    """Keep ``listwise_size`` documents per query: one of each label level, most relevant first, then the rest.
+    With ``rng`` (a seed per epoch and batch), which document stands for a level and which of the rest are kept
+    is drawn anew each epoch, as SyCL samples its lists; without it, file order. A shorter list is padded with
+    masked slots: repeating its documents would change the target distribution."""
     size = cfg.listwise_size
-    docs, labels = [], []
+    docs, labels, mask = [], [], []
     for row in rows:
         pairs = list(zip(as_list(row["documents"]), [int(v) for v in as_list(row["labels"])], strict=True))
+        if rng is not None:
+            rng.shuffle(pairs)
         seen, first, rest = set(), [], []
-        for doc, label in sorted(pairs, key=lambda p: -p[1]):
+        for doc, label in sorted(pairs, key=lambda p: -p[1]):  # stable: the shuffled order within a level
             (rest if label in seen else first).append((doc, label))
             seen.add(label)
+        if rng is not None:
+            rng.shuffle(rest)
         chosen = (first + rest)[:size]
-        while len(chosen) < size:
-            chosen.append(chosen[len(chosen) % len(pairs)])
+        mask.append([True] * len(chosen) + [False] * (size - len(chosen)))
+        chosen += [(chosen[0][0], 0)] * (size - len(chosen))
         docs.extend(d for d, _ in chosen)
         labels.append([float(label) for _, label in chosen])
-    return ListwiseBatch([r["query"] for r in rows], docs, torch.tensor(labels))
+    return ListwiseBatch([r["query"] for r in rows], docs, torch.tensor(labels), torch.tensor(mask))
 
 
-def collate_rerank(rows: Sequence[dict], cfg: GroupConfig) -> RerankBatch:
-    """One positive and ``reranker_negatives`` hard negatives per query; fewer negatives are cycled."""
+def collate_rerank(rows: Sequence[dict], cfg: GroupConfig, rng: random.Random | None = None) -> RerankBatch:
+    """One positive and ``reranker_negatives`` hard negatives per query: with ``rng`` drawn anew each epoch from
+    the row's negatives (LCE samples its groups), without it the first ones. Fewer negatives leave masked
+    slots: cycling them would count a negative twice."""
     n = cfg.reranker_negatives
-    pairs = []
+    pairs, mask = [], []
     for row in rows:
         negatives = as_list(row["negatives"])
+        if rng is not None and len(negatives) > n:
+            negatives = rng.sample(negatives, n)
+        negatives = negatives[:n]
         pairs.append((row["query"], row["positive"]))
-        pairs.extend((row["query"], negatives[i % len(negatives)]) for i in range(n))
-    return RerankBatch(pairs, 1 + n)
+        pairs.extend((row["query"], d) for d in negatives + [negatives[0]] * (n - len(negatives)))
+        mask.append([True] * (1 + len(negatives)) + [False] * (n - len(negatives)))
+    return RerankBatch(pairs, 1 + n, torch.tensor(mask))

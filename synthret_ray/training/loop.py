@@ -23,7 +23,7 @@ from synthret_ray.training.losses import get_loss
 from synthret_ray.training.models import BiEncoder, CrossEncoderScorer
 from synthret_ray.training.optimization import Optimization
 from synthret_ray.training.runtime import scratch_dir
-from synthret_ray.training.steps import backward_scale, batch_loss, collate
+from synthret_ray.training.steps import backward_scale, batch_loss, collate, group_rng
 
 MODEL_DIR, STATE_FILE, ENGINE_DIR = "model", "train_state.pt", "deepspeed"
 
@@ -190,7 +190,7 @@ def train_worker(cfg: TrainConfig, runtime, steps_per_epoch: int) -> None:
                 continue
             if index >= steps_per_epoch:
                 break
-            batch = collate(cfg, rows)
+            batch = collate(cfg, rows, group_rng(cfg.optim.seed, epoch, runtime.rank, index))
             with opt.autocast():
                 loss = batch_loss(cfg, opt.module, loss_fn, batch, reference)
             if not torch.isfinite(loss):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import torch
 from torch import Tensor, nn
 
@@ -20,14 +22,20 @@ from synthret_ray.training.distributed import gather, world
 from synthret_ray.training.masking import equal_text_hidden, text_keys
 
 
-def collate(cfg: TrainConfig, rows: list[dict]):
+def collate(cfg: TrainConfig, rows: list[dict], rng: random.Random | None = None):
+    """``rng`` draws the members of listwise and reranker groups (a fresh seed per epoch and batch)."""
     if cfg.stage in ("pairs", "distill"):
         return collate_group(rows, cfg.stage, cfg.loss_name, cfg.group)
     if cfg.stage == "align":
         return collate_preference(rows)
     if cfg.stage == "listwise":
-        return collate_listwise(rows, cfg.group)
-    return collate_rerank(rows, cfg.group)
+        return collate_listwise(rows, cfg.group, rng)
+    return collate_rerank(rows, cfg.group, rng)
+
+
+def group_rng(seed: int, epoch: int, rank: int, index: int) -> random.Random:
+    """The same draw for the same batch, so a run resumed mid-epoch trains on the groups it would have seen."""
+    return random.Random(f"{seed}:{epoch}:{rank}:{index}")
 
 
 # Queries and documents are encoded in separate forward calls: in one call the short queries would be padded
@@ -48,7 +56,8 @@ def batch_loss(cfg: TrainConfig, model: nn.Module, loss_fn: nn.Module, batch, re
     ``distributed.gather``). Backpropagate ``loss * backward_scale(cfg, batch)``."""
     name = cfg.loss_name
     if isinstance(batch, RerankBatch):
-        return loss_fn(model(batch.pairs).view(-1, batch.group_size))
+        scores = model(batch.pairs).view(-1, batch.group_size)
+        return loss_fn(scores, batch.mask.to(scores.device))
     if isinstance(batch, GroupBatch):
         queries, docs = _embed_groups(model, batch)
         labels = gather(batch.labels.to(queries.device))
@@ -64,8 +73,9 @@ def batch_loss(cfg: TrainConfig, model: nn.Module, loss_fn: nn.Module, batch, re
         queries = model(batch.queries)
         docs = model(batch.docs).view(len(batch.queries), -1, queries.shape[1])
         keys = gather(text_keys(batch.docs).view(len(batch.queries), -1).to(queries.device))
-        labels = gather(batch.labels.to(queries.device))
-        hidden = _group_hidden(keys, labels, gather(text_keys(batch.queries).to(queries.device)), labels >= 0)
+        labels, mask = gather(batch.labels.to(queries.device)), gather(batch.mask.to(queries.device))
+        hidden = _group_hidden(keys, labels, gather(text_keys(batch.queries).to(queries.device)), mask)
+        hidden |= ~mask.flatten()[None, :]  # padding slots, the row's own included
         return loss_fn(gather(queries), gather(docs), labels, hidden)
     assert isinstance(batch, PreferenceBatch)
     b = len(batch.queries)

@@ -89,3 +89,34 @@ def test_listwise_and_preference_losses_hide_copies_too():
     first_b = torch.logsumexp(scores_b, 0) - scores_b[0]
     second_b = torch.logsumexp(scores_b[1:], 0) - scores_b[2]
     assert value == pytest.approx(((first_a + second_a + first_b + second_b) / 2).item(), rel=1e-5)
+
+
+def test_padding_slots_are_masked_not_repeated():
+    """Pins masked padding: a list of 2 padded to 4, or 2 negatives padded to 4, gives the loss of the unpadded
+    group (repeating members changed the target distribution and counted a negative twice)."""
+    lists = [
+        {"query": "qa", "documents": ["p", "n"], "labels": [1, 0]},
+        {"query": "qb", "documents": ["s", "n"], "labels": [1, 0]},
+    ]
+    for name in ("listnet", "wasserstein"):
+        values = []
+        for size in (2, 4):
+            cfg = TrainConfig(
+                stage="listwise",
+                train_data="-",
+                loss={"name": name, "temperature": 1.0},
+                group={"listwise_size": size},
+            )
+            values.append(batch_loss(cfg, FixedEncoder(), build_loss(cfg), collate(cfg, lists), None).item())
+        assert values[0] == pytest.approx(values[1], rel=1e-6), name
+
+    class PairScorer(nn.Module):
+        def forward(self, pairs: list[tuple[str, str]]) -> torch.Tensor:
+            return torch.tensor([float(sum(VECTORS[q][i] * VECTORS[d][i] for i in range(2))) for q, d in pairs])
+
+    rows = [{"query": "qa", "positive": "p", "negatives": ["n", "s"]}]
+    values = []
+    for n in (2, 4):
+        cfg = TrainConfig(stage="reranker", train_data="-", group={"reranker_negatives": n})
+        values.append(batch_loss(cfg, PairScorer(), build_loss(cfg), collate(cfg, rows), None).item())
+    assert values[0] == pytest.approx(values[1])

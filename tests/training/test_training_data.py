@@ -71,7 +71,28 @@ def test_collate_listwise_keeps_each_level_first():
     batch = collate_listwise([row], GroupConfig(listwise_size=4))
     assert batch.docs == ["b3", "e2", "c1", "a0"] and batch.labels.tolist() == [[3.0, 2.0, 1.0, 0.0]]
     short = collate_listwise([{"query": "q", "documents": ["x", "y"], "labels": [1, 0]}], GroupConfig(listwise_size=3))
-    assert short.docs == ["x", "y", "x"]
+    assert short.mask.tolist() == [[True, True, False]]  # padded with a masked slot, not a repeated document
+
+
+def test_groups_are_drawn_anew_each_epoch_with_a_seed():
+    """Pins per-epoch sampling of listwise and reranker groups (always the same members before)."""
+    from synthret_ray.training.steps import group_rng
+
+    row = {"query": "q", "documents": [f"d{i}" for i in range(8)], "labels": [3, 3, 2, 2, 1, 1, 0, 0]}
+    lists = {
+        tuple(collate_listwise([row], GroupConfig(listwise_size=4), group_rng(0, e, 0, 0)).docs) for e in range(6)
+    }
+    assert len(lists) > 1  # other members in other epochs
+    for docs in lists:  # still one document of each level, most relevant first
+        assert [int(d[1:]) // 2 for d in docs] == [0, 1, 2, 3]
+    again = collate_listwise([row], GroupConfig(listwise_size=4), group_rng(0, 1, 0, 0)).docs
+    assert again == collate_listwise([row], GroupConfig(listwise_size=4), group_rng(0, 1, 0, 0)).docs  # seeded
+    rerank = {"query": "q", "positive": "p", "negatives": [f"n{i}" for i in range(10)]}
+    drawn = {
+        tuple(collate_rerank([rerank], GroupConfig(reranker_negatives=3), group_rng(0, e, 0, 0)).pairs)
+        for e in range(6)
+    }
+    assert len(drawn) > 1
 
 
 def test_collate_rerank_and_preference():
@@ -79,7 +100,7 @@ def test_collate_rerank_and_preference():
     batch = collate_rerank(rows, GroupConfig(reranker_negatives=5))
     assert batch.group_size == 6 and len(batch.pairs) == 12
     assert batch.pairs[0] == (rows[0]["query"], rows[0]["positive"])
-    assert batch.pairs[4][1] == rows[0]["negatives"][0]  # three negatives cycled to fill five
+    assert batch.mask[0].tolist() == [True] * 4 + [False] * 2  # three negatives and two masked slots
     pref = collate_preference(training_rows("align")[:2] + training_rows("align")[:1])
     assert pref.query_keys[0] == pref.query_keys[2] != pref.query_keys[1]
 

@@ -14,7 +14,8 @@ class LCELoss(nn.Module):
     f is the cross-encoder's raw score (logit); the positive is column 0 of each group.
 
     Inputs:
-        scores (B, 1 + n): column 0 the positive, the rest its hard negatives (n = 7 by default in training).
+        scores (B, 1 + n): column 0 the positive, the rest its hard negatives (n = 7 by default in training);
+        mask (B, 1 + n) bool, False for padding (a group with fewer than n negatives).
 
     References:
         Gao, Dai and Callan, Rethink Training of BERT Rerankers in Multi-Stage Retrieval Pipeline, ECIR 2021.
@@ -28,7 +29,9 @@ class LCELoss(nn.Module):
     def get_config_dict(self) -> dict:
         return {}
 
-    def forward(self, scores: Tensor) -> Tensor:
+    def forward(self, scores: Tensor, mask: Tensor | None = None) -> Tensor:
         if scores.dim() != 2 or scores.shape[1] < 2:
             raise ValueError(f"expected scores of shape (B, 1 + n) with n >= 1, got {tuple(scores.shape)}")
+        if mask is not None:
+            scores = scores.masked_fill(~mask, float("-inf"))
         return F.cross_entropy(scores, torch.zeros(len(scores), dtype=torch.long, device=scores.device))
