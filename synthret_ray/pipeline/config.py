@@ -27,8 +27,12 @@ class RecipeConfig(StrictModel):
         "folder, or a BEIR folder with queries.jsonl and qrels/train.tsv): generate once, compare recipes on the "
         "same queries. Never test.",
     )
-    passages: int | None = Field(100, gt=0, description="generate: corpus passages queries are written for.")
-    max_queries: int | None = Field(None, gt=0, description="Cap on training queries (quick runs); null: all.")
+    passages: int | None = Field(
+        100, gt=0, description="generate: corpus passages queries are written for (a seeded random sample)."
+    )
+    max_queries: int | None = Field(
+        None, gt=0, description="Cap on training queries, a seeded random sample of them (quick runs); null: all."
+    )
     dev_split: str | None = Field(
         None,
         description="Split of `data` for checkpoint selection; null holds out `dev_fraction` of the training "

@@ -2,14 +2,17 @@
 
 Training queries are the generated ones (with their source passage as the relevant document) or a train-side
 split of the dataset. Dev queries are a split of the dataset, or a stable hash-based share of the training
-queries held out into a BEIR folder of their own. Queries judged in the test split never land in either: they
-are dropped and counted, so the test score stays honest even if a dataset's splits overlap.
+queries held out into a BEIR folder of their own, by source passage: the queries of one passage (or that share
+a relevant document) land on the same side, so dev never scores a passage the student was trained on. Queries
+judged in the test split never land in either: they are dropped and counted, so the test score stays honest
+even if a dataset's splits overlap.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import random
 from typing import Any
 
 from synthret_ray.data import fs
@@ -25,9 +28,15 @@ from synthret_ray.pipeline.config import RecipeConfig
 from synthret_ray.synthesis.inputs import is_path, queries_folder
 
 
-def _bucket(query_id: str) -> float:
-    """A stable number in [0, 1) per query id: the same ids go to dev on every run and machine."""
-    return int(hashlib.sha1(query_id.encode()).hexdigest()[:8], 16) / 2**32
+def _bucket(key: str) -> float:
+    """A stable number in [0, 1) per key: the same keys go to dev on every run and machine."""
+    return int(hashlib.sha1(key.encode()).hexdigest()[:8], 16) / 2**32
+
+
+def _passage_of(query_id: str, qrels: dict[str, dict[str, int]]) -> str:
+    """The group a query is held out with: its (first) relevant passage, or itself when it has none."""
+    relevant = sorted(d for d, score in qrels.get(query_id, {}).items() if score > 0)
+    return f"doc:{relevant[0]}" if relevant else f"query:{query_id}"
 
 
 def _write_beir_queries(folder: str, queries: dict[str, str], qrels: dict[str, dict[str, int]], split: str) -> None:
@@ -75,9 +84,11 @@ def split_queries(cfg: RecipeConfig, queries_run: str, out: str) -> dict[str, An
     ids = sorted(queries)
 
     if cfg.dev_split is None:
-        dev_ids = [q for q in ids if _bucket(q) < cfg.dev_fraction]
-        if not dev_ids and len(ids) > 1:  # tiny runs: still keep one query apart
-            dev_ids = [min(ids, key=_bucket)]
+        group = {q: _passage_of(q, qrels) for q in ids}
+        dev_ids = [q for q in ids if _bucket(group[q]) < cfg.dev_fraction]
+        if not dev_ids and len(set(group.values())) > 1:  # tiny runs: still keep one passage's queries apart
+            first = min(group.values(), key=_bucket)
+            dev_ids = [q for q in ids if group[q] == first]
         train_ids = [q for q in ids if q not in set(dev_ids)]
         dev_folder = fs.join(out, "dev")
         _write_beir_queries(dev_folder, {q: queries[q] for q in dev_ids}, qrels, "dev")
@@ -95,8 +106,9 @@ def split_queries(cfg: RecipeConfig, queries_run: str, out: str) -> dict[str, An
         dev = read_qrels(cfg.data, cfg.dev_split)
         train_ids = [q for q in ids if q not in dev]
         dev_count = len(dev)
-    if cfg.max_queries:
-        train_ids = train_ids[: cfg.max_queries]
+    if cfg.max_queries and cfg.max_queries < len(train_ids):  # a seeded sample, not the first ids in sort order
+        chosen = set(random.Random(0).sample(train_ids, cfg.max_queries))
+        train_ids = [q for q in train_ids if q in chosen]
     if not train_ids:
         raise DataFormatError(
             folder or cfg.data,

@@ -43,7 +43,10 @@ class InputConfig(StrictModel):
         "test", description="The dataset's test split, named so that its queries never feed synthesis."
     )
     source_run: str | None = Field(None, description="verify: the distill run folder whose positives are checked.")
-    limit: int | None = Field(None, gt=0, description="Use only the first N passages or queries (quick runs).")
+    limit: int | None = Field(
+        None, gt=0, description="Use N passages or queries, a random sample drawn with sample_seed; null: all."
+    )
+    sample_seed: int = Field(0, description="Seed of the `limit` sample: the same seed, the same passages.")
     max_passage_words: int = Field(
         300, gt=0, description="Longer passages are cut to this many words before prompting (counted)."
     )

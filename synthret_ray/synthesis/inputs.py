@@ -6,6 +6,7 @@ Queries come from a train-side split of the dataset (never ``test``) or from a r
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -89,8 +90,13 @@ def retrieve_candidates(
     return {q: [d for d, _ in ranked(run.get(q, {})) if d != q][: cfg.k] for q in queries}
 
 
-def _limited(items: list, limit: int | None) -> list:
-    return items[:limit] if limit else items
+def _limited(items: list, limit: int | None, seed: int) -> list:
+    """A seeded random sample of ``limit`` items in their original order (file order says nothing about a
+    corpus: the first passages of a file are often one source or one topic); all items without a limit."""
+    if not limit or limit >= len(items):
+        return items
+    chosen = set(random.Random(seed).sample(range(len(items)), limit))
+    return [item for i, item in enumerate(items) if i in chosen]
 
 
 def build_units(cfg: SynthesisConfig, task: Task, progress: bool = False) -> tuple[list[dict[str, Any]], Counter]:
@@ -106,7 +112,7 @@ def build_units(cfg: SynthesisConfig, task: Task, progress: bool = False) -> tup
     if cfg.task == "queries":
         corpus = read_corpus(cfg.input.data)
         units = []
-        for doc_id in _limited(list(corpus), cfg.input.limit):
+        for doc_id in _limited(list(corpus), cfg.input.limit, cfg.input.sample_seed):
             passage = cut(doc_text(corpus[doc_id]))
             for sample in range(cfg.per_passage):
                 units.append(
@@ -125,11 +131,12 @@ def build_units(cfg: SynthesisConfig, task: Task, progress: bool = False) -> tup
             )
         keys = ("query_id", "query", "cot_query", "positive", "negatives", "known_positives")
         return [
-            {"id": task.unit_id(r["id"]), **{k: r.get(k) for k in keys}} for r in _limited(rows, cfg.input.limit)
+            {"id": task.unit_id(r["id"]), **{k: r.get(k) for k in keys}}
+            for r in _limited(rows, cfg.input.limit, cfg.input.sample_seed)
         ], notes
 
     queries = load_queries(cfg)
-    qids = _limited(list(queries), cfg.input.limit)
+    qids = _limited(list(queries), cfg.input.limit, cfg.input.sample_seed)
     judged = load_judged(cfg) if task.uses_judged else {}
     if cfg.task in ("distill", "graded"):
         corpus = read_corpus(cfg.input.data) if judged else {}

@@ -216,6 +216,35 @@ def test_queries_generated_before_feed_the_split_and_their_content_keys_it(tmp_p
         split_queries(missing, "", str(tmp_path / "split2"))
 
 
+def test_dev_is_held_out_by_source_passage_and_max_queries_is_a_seeded_sample(tmp_path):
+    """Pins the hold-out by passage (sibling queries of one passage landed in train and dev) and a sampled
+    max_queries (it took the first ids in sort order)."""
+    from synthret_ray.pipeline.splits import split_queries
+
+    data = tiny_dataset(tmp_path / "data")
+    earlier = tmp_path / "queries"
+    generated, sources = {}, {}
+    for doc in ("d1", "d2", "d3", "d4", "d5", "d6"):
+        for k in range(4):  # four queries written from each passage
+            generated[f"{doc}-g{k}"], sources[f"{doc}-g{k}"] = f"query {k} about {doc}", {doc: 1}
+    write_beir(earlier / "export", corpus={}, queries=generated, qrels=sources, split="train")
+
+    def side(out: Path, name: str) -> set[str]:
+        return {json.loads(line)["_id"] for line in (out / name / "queries.jsonl").read_text().splitlines()}
+
+    cfg = recipe(data, tmp_path / "run", train_queries=str(earlier), dev_split=None, dev_fraction=0.3)
+    split_queries(cfg, "", str(tmp_path / "split"))
+    train, dev = side(tmp_path / "split", "train"), side(tmp_path / "split", "dev")
+    assert train and dev and train | dev == set(generated)
+    assert not {q.split("-")[0] for q in train} & {q.split("-")[0] for q in dev}  # no passage on both sides
+    capped = recipe(
+        data, tmp_path / "run2", train_queries=str(earlier), dev_split=None, dev_fraction=0.3, max_queries=5
+    )
+    split_queries(capped, "", str(tmp_path / "split2"))
+    sample = side(tmp_path / "split2", "train")
+    assert len(sample) == 5 and sample <= train and sample != set(sorted(train)[:5])
+
+
 def test_fewer_rows_than_a_batch_train_in_one_smaller_batch(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq

@@ -16,14 +16,23 @@ import pyarrow.parquet as pq
 import pytest
 
 from synthret_ray.config import ConfigError
+from synthret_ray.data.beir import doc_text
 from synthret_ray.synthesis.config import SynthesisConfig
 from synthret_ray.synthesis.pipeline import synthesize
 from synthret_ray.synthesis.store import RunStore
 from synthret_ray.training.data import load_training_rows
-from tests.conftest import REPO, SYNTHRET, TINY_CORPUS, TINY_QUERIES, write_beir
+from tests.conftest import REPO, SYNTHRET, TINY_CORPUS, TINY_QRELS, TINY_QUERIES, write_beir
 
 pytestmark = pytest.mark.slow
 ENGINE = {"kind": "vllm", "batch_size": 8}
+TINY_QRELS_DOC = {q: next(iter(rels)) for q, rels in TINY_QRELS.items()}  # each tiny query's passage
+
+
+def passage(doc_id: str) -> str:
+    title, text = TINY_CORPUS[doc_id]
+    return doc_text({"title": title, "text": text})
+
+
 LOCAL_ENGINE = {"kind": "local", "num_actors": 1, "cpus_per_actor": 1, "batch_size": 8}
 
 
@@ -106,7 +115,9 @@ def test_distill_then_verify_export_stage_one_training_data(ray_local, tmp_path)
         )
     )
     rows = RunStore(str(distill_dir)).read_rows()
-    assert {r["query_id"] for r in rows} == set(list(TINY_QUERIES)[:2])
+    assert len({r["query_id"] for r in rows}) == 2 and {r["query_id"] for r in rows} <= set(TINY_QUERIES)
+    # the query's own labelled passage rides along, for the export's p_i
+    assert all(r["known_positives"] == [passage(TINY_QRELS_DOC[r["query_id"]])] for r in rows)
     assert all(set(json.loads(r["raw"])) == {"cot", "positive", "negative_0"} for r in rows)
     kept = distilled.stats["export"]["kept_rows"]
     verified = synthesize(
@@ -137,7 +148,8 @@ def test_prefer_compares_dense_top_k_in_both_orders(ray_local, tmp_path):
         )
     )
     (row,) = RunStore(str(out)).read_rows()
-    assert len(row["doc_ids"]) == 3 and row["doc_ids"][0] == "d1"  # MiniLM ranks the sourdough passage first
+    # MiniLM ranks each tiny query's own passage first
+    assert len(row["doc_ids"]) == 3 and row["doc_ids"][0] == TINY_QRELS_DOC[row["query_id"]]
     assert sorted(json.loads(row["raw"])) == sorted(["0-1", "1-0", "0-2", "2-0", "1-2", "2-1"])
     assert set(json.loads(row["raw"]).values()) <= {"A", "B"}  # held to the choices by structured output
     assert len(row["winner"]) == 3

@@ -204,3 +204,20 @@ def test_label_and_graded_units_carry_the_judged_documents_of_their_queries(tmp_
     synthetic_only = cfg("graded", input={"data": str(data), "queries": "train"}, judged_in_list=False)
     units, _ = build_units(synthetic_only, make_task(synthetic_only))
     assert [u["known_positives"] for u in units] == [[], []]
+
+
+def test_limit_draws_a_seeded_sample_of_passages_not_the_first_ones(tmp_path):
+    """Pins `input.limit` as a seeded random sample (it took the first N passages of the file)."""
+    from synthret_ray.synthesis.inputs import build_units
+    from tests.conftest import write_beir
+
+    corpus = {f"d{i:02d}": ("T", f"passage number {i} about topic {i}") for i in range(40)}
+    data = write_beir(tmp_path / "b", corpus=corpus, split="train")
+
+    def sampled(seed: int) -> list[str]:
+        c = SynthesisConfig(task="queries", input={"data": str(data), "limit": 5, "sample_seed": seed}, output_dir="-")
+        return [u["doc_id"] for u in build_units(c, make_task(c))[0]]
+
+    first = sampled(0)
+    assert len(first) == 5 and first != sorted(corpus)[:5] and first == sorted(first)  # file order kept
+    assert sampled(0) == first and sampled(1) != first
