@@ -41,6 +41,10 @@ class DenseEncoder:
                 f"{SUPPORTED_SIMILARITIES}"
             )
         self.normalize = similarity == "cosine"
+        # A model trained here carries its query / document prefixes as prompts: used unless the config sets them.
+        prompts = getattr(self.model, "prompts", None) or {}
+        self.query_prefix = cfg.query_prefix or prompts.get("query", "")
+        self.document_prefix = cfg.document_prefix or prompts.get("document", "")
 
     @property
     def dim(self) -> int:
@@ -74,17 +78,18 @@ def corpus_embeddings(
 ) -> np.ndarray:
     """``encoder``'s embeddings of ``texts``; with ``cfg.cache``, read back when the same weights encoded the same
     documents before. Several recipes on one corpus compare with the same zero-shot model: it encodes once."""
+    prefix = cfg.document_prefix or encoder.document_prefix
     if not cfg.cache:
-        return encoder.encode(texts, cfg.document_prefix, progress)
+        return encoder.encode(texts, prefix, progress)
     digest = hashlib.blake2b(encoder.fingerprint().encode(), digest_size=16)
-    digest.update(cfg.document_prefix.encode())
+    digest.update(prefix.encode())
     for doc_id, text in zip(doc_ids, texts, strict=True):
         digest.update(f"{len(doc_id)}:{doc_id}{len(text)}:".encode())
         digest.update(text.encode("utf-8", "surrogatepass"))
     path = cache_root() / "embeddings" / f"{digest.hexdigest()}.npy"
     if path.is_file():
         return np.load(path)
-    embeddings = encoder.encode(texts, cfg.document_prefix, progress)
+    embeddings = encoder.encode(texts, prefix, progress)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f"{path.stem}.{os.getpid()}.partial")
     with open(partial, "wb") as f:  # written whole, then renamed: a killed run never leaves half a file
@@ -98,7 +103,7 @@ class _EncodeActor:
 
     def __init__(self, model_name: str, cfg: EncodeConfig):
         self.encoder = DenseEncoder(model_name, cfg)
-        self.prefix = cfg.document_prefix
+        self.prefix = self.encoder.document_prefix
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return {"_id": batch["_id"], "embedding": self.encoder.encode(list(batch["text"]), self.prefix)}
@@ -141,7 +146,7 @@ def dense_search(
         builder.add(doc_ids, corpus_embeddings(encoder, doc_ids, texts, encode, progress))
     faiss_index = builder.finish()
     qids = list(data.queries)
-    q_emb = encoder.encode([data.queries[q] for q in qids], encode.query_prefix, progress)
+    q_emb = encoder.encode([data.queries[q] for q in qids], encode.query_prefix or encoder.query_prefix, progress)
     scores, positions = search(faiss_index, builder.ids, q_emb, k)
     return {
         qid: {builder.ids[p]: float(s) for p, s in zip(positions[row], scores[row], strict=True) if p >= 0}

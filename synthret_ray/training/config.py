@@ -121,6 +121,10 @@ class TrainConfig(StrictModel):
     deepspeed: DeepSpeedSettings = DeepSpeedSettings()
     precision: Literal["fp32", "bf16", "fp16"] = Field("fp32", description="bf16/fp16 autocast; fp16 is GPU only.")
     gradient_checkpointing: bool = Field(False, description="Trade compute for activation memory (GPU runs).")
+    query_prefix: str = Field(
+        "", description="Bi-encoders: prepended to queries in training, dev evaluation and the export ('query: ')."
+    )
+    document_prefix: str = Field("", description="Bi-encoders: prepended to documents, likewise ('passage: ').")
     scaling: ScalingSettings = ScalingSettings()
     max_failures: int = Field(0, ge=-1, description="Ray Train worker-failure retries (-1 = unlimited).")
 

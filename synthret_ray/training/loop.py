@@ -61,7 +61,9 @@ class TrainState:
 def build_model(cfg: TrainConfig, source: str) -> nn.Module:
     if cfg.stage == "reranker":
         return CrossEncoderScorer(source, cfg.optim.max_seq_length, cfg.gradient_checkpointing)
-    return BiEncoder(source, cfg.optim.max_seq_length, cfg.gradient_checkpointing)
+    return BiEncoder(
+        source, cfg.optim.max_seq_length, cfg.gradient_checkpointing, cfg.query_prefix, cfg.document_prefix
+    )
 
 
 def build_loss(cfg: TrainConfig) -> nn.Module:
@@ -109,7 +111,13 @@ class DevEvaluator:
                 split=cfg.eval.split,
                 retriever="dense",
                 model="in-training",
-                encode={"batch_size": cfg.eval.batch_size, "cache": False},  # the weights change every time
+                # the weights change every time: no cache; the prefixes training uses
+                encode={
+                    "batch_size": cfg.eval.batch_size,
+                    "cache": False,
+                    "query_prefix": cfg.query_prefix,
+                    "document_prefix": cfg.document_prefix,
+                },
             )
 
     def __call__(self, model: nn.Module) -> dict[str, float]:

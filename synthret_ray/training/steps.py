@@ -44,7 +44,7 @@ def group_rng(seed: int, epoch: int, rank: int, index: int) -> random.Random:
 
 def _embed_groups(model: nn.Module, batch: GroupBatch) -> tuple[Tensor, Tensor]:
     """Queries (B, D) and the group tensor (B, M, D); padded slots hold zeros (their label is -1)."""
-    queries, docs = model(batch.queries), model(batch.docs)
+    queries, docs = model(batch.queries, kind="query"), model(batch.docs)
     slots = batch.slots.to(docs.device).flatten()
     filled = (slots >= 0).nonzero().squeeze(1)
     grouped = docs.new_zeros(slots.numel(), docs.shape[1]).index_put((filled,), docs[slots[filled]])
@@ -70,7 +70,7 @@ def batch_loss(cfg: TrainConfig, model: nn.Module, loss_fn: nn.Module, batch, re
         hidden = _infonce_hidden(keys, labels, query_keys, with_negatives=negatives is not None)
         return loss_fn(queries, docs[:, 0], negatives, labels[:, 1:] == 0, hidden)
     if isinstance(batch, ListwiseBatch):
-        queries = model(batch.queries)
+        queries = model(batch.queries, kind="query")
         docs = model(batch.docs).view(len(batch.queries), -1, queries.shape[1])
         keys = gather(text_keys(batch.docs).view(len(batch.queries), -1).to(queries.device))
         labels, mask = gather(batch.labels.to(queries.device)), gather(batch.mask.to(queries.device))
@@ -79,7 +79,7 @@ def batch_loss(cfg: TrainConfig, model: nn.Module, loss_fn: nn.Module, batch, re
         return loss_fn(gather(queries), gather(docs), labels, hidden)
     assert isinstance(batch, PreferenceBatch)
     b = len(batch.queries)
-    queries, candidates = model(batch.queries), model(batch.preferred + batch.rejected)
+    queries, candidates = model(batch.queries, kind="query"), model(batch.preferred + batch.rejected)
     preferred, rejected = candidates[:b], candidates[b:]
     if name == "bradley_terry":
         return loss_fn(queries, preferred, rejected)
@@ -93,7 +93,7 @@ def batch_loss(cfg: TrainConfig, model: nn.Module, loss_fn: nn.Module, batch, re
     reference_scores = None
     if reference is not None:
         with torch.no_grad():
-            ref_q, ref_c = reference(batch.queries), reference(batch.preferred + batch.rejected)
+            ref_q, ref_c = reference(batch.queries, kind="query"), reference(batch.preferred + batch.rejected)
             ref_c = torch.cat([gather(ref_c[:b]), gather(ref_c[b:])])
             reference_scores = loss_fn.similarity(gather(ref_q), ref_c)
     return loss_fn(gather(queries), gather(preferred), gather(rejected), reference_scores, same_query, hidden=hidden)

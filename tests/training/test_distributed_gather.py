@@ -53,7 +53,7 @@ class TextEncoder(nn.Module):
         self.table = nn.Embedding(len(texts), 8)
         self.proj = nn.Linear(8, 6)
 
-    def forward(self, texts: list[str]) -> torch.Tensor:
+    def forward(self, texts: list[str], kind: str = "document") -> torch.Tensor:
         return self.proj(self.table(torch.tensor([self.index[t] for t in texts])))
 
 

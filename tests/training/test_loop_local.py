@@ -128,3 +128,28 @@ def test_nan_loss_stops_with_the_step_and_keeps_the_last_checkpoint(stage_file, 
     ):
         train_local(cfg, root, "cpu")
     assert sorted(p.name for p in root.iterdir()) == ["checkpoint_000000", "checkpoint_000001"]
+
+
+def test_the_export_scores_and_prefixes_as_training_did(tmp_path, minilm_path):
+    """Pins the export's similarity (training is cos / tau; the base model's `dot` was kept) and the query /
+    document prefixes (applied at evaluation, not in training): now the same in training, dev and evaluation."""
+    from sentence_transformers import SentenceTransformer
+
+    from synthret_ray.evaluation.config import EncodeConfig
+    from synthret_ray.evaluation.dense import DenseEncoder
+    from synthret_ray.training.models.biencoder import BiEncoder
+
+    model = BiEncoder(minilm_path, 64, query_prefix="query: ", document_prefix="passage: ")
+    model.st.similarity_fn_name = "dot"  # a base model that scores with the dot product
+    with torch.no_grad():
+        trained = model(["tides"], kind="query")[0]
+        plain = model.st.encode(["query: tides"], convert_to_tensor=True)[0]
+    assert torch.allclose(trained, plain, atol=1e-5)  # training embeds the prefixed query
+    model.save(tmp_path / "export")
+    exported = SentenceTransformer(str(tmp_path / "export"))
+    assert exported.similarity_fn_name == "cosine"
+    assert exported.prompts["query"] == "query: " and exported.prompts["document"] == "passage: "
+    encoder = DenseEncoder(str(tmp_path / "export"), EncodeConfig())
+    assert (encoder.query_prefix, encoder.document_prefix, encoder.normalize) == ("query: ", "passage: ", True)
+    override = DenseEncoder(str(tmp_path / "export"), EncodeConfig(query_prefix="q: "))
+    assert override.query_prefix == "q: "  # the config still wins

@@ -17,7 +17,7 @@ VECTORS = {"qa": [1.0, 0.0], "qb": [0.0, 1.0], "p": [1.0, 1.0], "n": [-1.0, 0.0]
 
 
 class FixedEncoder(nn.Module):
-    def forward(self, texts: list[str]) -> torch.Tensor:
+    def forward(self, texts: list[str], kind: str = "document") -> torch.Tensor:
         return torch.tensor([VECTORS[t] for t in texts])
 
 
