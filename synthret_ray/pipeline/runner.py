@@ -121,8 +121,10 @@ class RecipeRun:
 
     def train_config(self, stage: str, train_data: str, model: str, **derived: Any) -> TrainConfig:
         dev = {"data": self.dev_data, "split": self.dev_split, "test_split": self.cfg.test_split}
-        if stage == "reranker":  # dev reranks what test will: the recipe's first stage
+        if stage == "reranker":  # dev scores checkpoints as test will: the first stage, its depth, the fusion
             dev["first_stage"] = self.cfg.first_stage.model_dump()
+            dev["depth"] = self.cfg.rerank_depth
+            dev["fusion_weight"] = self.cfg.rerank_fusion
         values = _merge(
             {
                 "stage": TRAIN_STAGE[stage],
@@ -199,6 +201,13 @@ class RecipeRun:
         workers = cfg.scaling.num_workers
         if not workers <= rows < cfg.optim.batch_size * workers:
             return cfg
+        if cfg.loss_name == "wasserstein":  # its loss is a statistic of the batch's rows: no quiet change of size
+            raise PipelineError(
+                f"[{name}] {rows} training rows, fewer than one batch of {cfg.optim.batch_size} x {workers} "
+                "worker(s): the Wasserstein loss compares the mean and covariance of a batch's rows, so a smaller "
+                f"batch is a different loss. Set training.{name}.optim.batch_size to at most {rows // workers} "
+                f"yourself (2 or more rows per global batch), or training.{name}.loss.name=listnet"
+            )
         batch = rows // workers
         self.log(
             f"[{name}] {rows} training rows, fewer than one batch of {cfg.optim.batch_size} x {workers} worker(s): "
@@ -421,7 +430,8 @@ def below_first_stage_note(stage: str, best: dict[str, Any], first_stage: str) -
     """A log line when a reranker's kept checkpoint ranks the dev queries worse than its first stage alone:
     reranking the test split with it would lower nDCG, and the run says so before spending that time."""
     first = best.get("first_stage_ndcg_at_10")  # reported beside ndcg_at_10 by a reranker's dev evaluator
-    if first is None or (reranked := best["ndcg_at_10"]) >= first:
+    reranked = best.get("cross_encoder_ndcg_at_10", best["ndcg_at_10"])  # the cross-encoder alone, unfused
+    if first is None or reranked >= first:
         return None
     return (
         f"[{stage}] dev nDCG@10 {reranked:.4f} after reranking, below {first:.4f} for {first_stage} alone on the "

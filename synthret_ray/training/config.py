@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
@@ -56,6 +56,12 @@ class EvalDuringTraining(StrictModel):
     split: str = Field("dev", description="Dev split; test_split is refused (it must never select checkpoints).")
     test_split: str = Field("test", description="The dataset's test split, named so that it is never used here.")
     depth: int = Field(20, gt=0, description="reranker stage: first-stage candidates reranked per dev query.")
+    fusion_weight: Annotated[float, Field(ge=0, le=1)] | Literal["dev"] = Field(
+        1.0,
+        description="reranker stage: score each checkpoint as it will be deployed: fused with the first stage at "
+        "this weight (1: the cross-encoder alone), or 'dev': at the best weight of the fusion grid on the dev "
+        "queries (the weight the recipe's fusion stage will pick). The recipes set it with `depth`.",
+    )
     first_stage: FirstStageConfig = Field(
         default_factory=FirstStageConfig,
         description="reranker stage: the retriever whose top `depth` the cross-encoder reranks on dev (bm25, or "

@@ -121,23 +121,40 @@ class DevEvaluator:
             )
 
     def __call__(self, model: nn.Module) -> dict[str, float]:
-        from synthret_ray.evaluation import evaluate_run, run_eval
+        from synthret_ray.evaluation import run_eval
         from synthret_ray.evaluation.dense import DenseEncoder
-        from synthret_ray.evaluation.rerank import rerank
 
         was_training = model.training
         model.eval()
         try:
             with torch.no_grad():
                 if isinstance(model, CrossEncoderScorer):
-                    run = rerank(self.data, self.first_run, self.eval_cfg.reranker, progress=False, model=model.ce)
-                    metrics, _ = evaluate_run(self.data.qrels, run)
-                else:
-                    encoder = DenseEncoder(model.st, self.eval_cfg.encode)
-                    metrics = run_eval(self.eval_cfg, self.data, progress=False, encoder=encoder).metrics
+                    return self._reranker(model)
+                encoder = DenseEncoder(model.st, self.eval_cfg.encode)
+                metrics = run_eval(self.eval_cfg, self.data, progress=False, encoder=encoder).metrics
         finally:
             model.train(was_training)
         return {"ndcg_at_10": metrics["ndcg_at_10"], "recall_at_100": metrics["recall_at_100"], **self.first_stage}
+
+    def _reranker(self, model: CrossEncoderScorer) -> dict[str, float]:
+        """The checkpoint as it will be deployed: fused with the first stage at the configured weight, or at the
+        best weight of the grid ('dev'); ``ndcg_at_10`` is that, ``cross_encoder_ndcg_at_10`` the weight 1."""
+        from synthret_ray.evaluation import evaluate_run
+        from synthret_ray.evaluation.fusion import FUSION_GRID, best_weight, fuse, fusion_table
+        from synthret_ray.evaluation.rerank import cross_encoder_scores
+
+        head = cross_encoder_scores(self.data, self.first_run, self.eval_cfg.reranker, progress=False, model=model.ce)
+        weight = self.cfg.eval.fusion_weight
+        table = fusion_table(self.data.qrels, self.first_run, head, FUSION_GRID if weight == "dev" else (weight, 1.0))
+        chosen = best_weight(table) if weight == "dev" else weight
+        metrics, _ = evaluate_run(self.data.qrels, fuse(self.first_run, head, chosen))
+        return {
+            "ndcg_at_10": metrics["ndcg_at_10"],
+            "recall_at_100": metrics["recall_at_100"],
+            "fusion_weight": chosen,
+            "cross_encoder_ndcg_at_10": table[1.0],
+            **self.first_stage,
+        }
 
 
 def _rng_state() -> dict[str, Any]:

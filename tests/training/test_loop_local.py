@@ -67,6 +67,31 @@ def test_a_rerankers_dev_evaluator_reranks_a_dense_first_stage(dev_beir, cross_e
     reranked = run_eval(EvalConfig(**dense_dev, reranker={"model": cross_encoder_dir, "depth": 5}), progress=False)
     assert report["first_stage_ndcg_at_10"] == pytest.approx(alone["ndcg_at_10"], abs=1e-9)
     assert report["ndcg_at_10"] == pytest.approx(reranked.metrics["ndcg_at_10"], abs=1e-6)
+    assert report["cross_encoder_ndcg_at_10"] == report["ndcg_at_10"] and report["fusion_weight"] == 1.0
+
+
+@pytest.mark.slow
+def test_a_reranker_checkpoint_is_scored_as_it_will_be_deployed(dev_beir, cross_encoder_dir):
+    """Pins selection as deployment: the recipe's depth and fused weight (it scored the cross-encoder alone on a
+    top 20 and then deployed it fused on a top 100)."""
+    from synthret_ray.evaluation.fusion import FUSION_GRID
+    from synthret_ray.training.loop import DevEvaluator
+
+    dev = {"data": str(dev_beir), "split": "dev", "retriever": "bm25"}
+    for weight in (0.3, "dev"):
+        cfg = _cfg("reranker", "unused.parquet", dev_beir, "eval.depth=5", f"eval.fusion_weight={weight}")
+        report = DevEvaluator(cfg)(build_model(cfg, cross_encoder_dir))
+        tried = FUSION_GRID if weight == "dev" else (weight,)
+        fused = {
+            w: run_eval(
+                EvalConfig(**dev, reranker={"model": cross_encoder_dir, "depth": 5, "fusion_weight": w}),
+                progress=False,
+            ).metrics["ndcg_at_10"]
+            for w in tried
+        }
+        best = max(fused.values())
+        assert report["ndcg_at_10"] == pytest.approx(best, abs=1e-6)
+        assert fused[report["fusion_weight"]] == pytest.approx(best, abs=1e-6)
 
 
 def _fixed_batch_loss(cfg: TrainConfig, source: str) -> float:

@@ -68,4 +68,8 @@ class WassersteinLoss(RetrievalLoss):
 
     def compute_loss(self, scores: Tensor, labels: Tensor) -> Tensor:
         """``scores`` and ``labels`` both (B, B*G); returns a float32 scalar (computed in float64)."""
+        if scores.shape[0] < 2:
+            raise ValueError(
+                "the Wasserstein loss needs 2 or more queries per (global) batch: a covariance over one row"
+            )
         return frechet_distance(F.softmax(scores, dim=1), F.softmax(labels, dim=1)).to(scores.dtype)
