@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
+import os
 import resource
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -15,6 +18,7 @@ SHARED_DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datas
 
 
 def _child(fn: Callable[..., Any], args: tuple, queue: mp.Queue) -> None:
+    os.setsid()  # its own process group: the parent can stop what it leaves behind (see measure)
     start = time.perf_counter()
     value = fn(*args)
     seconds = time.perf_counter() - start
@@ -29,8 +33,18 @@ def measure(fn: Callable[..., Any], *args: Any) -> tuple[float, float, Any]:
     queue = ctx.Queue()
     proc = ctx.Process(target=_child, args=(fn, args, queue))
     proc.start()
-    result = queue.get()
-    proc.join()
-    if proc.exitcode != 0:
-        sys.exit(f"benchmark child failed with exit code {proc.exitcode}")
+    try:
+        result = queue.get()
+    finally:
+        # vLLM's engine processes can keep a finished child from exiting (its shutdown waits on them): once the
+        # result is in, whatever is left of the child's process group is stopped.
+        proc.join(timeout=60)
+        if proc.is_alive():
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.join()
+        elif proc.exitcode != 0:
+            sys.exit(f"benchmark child failed with exit code {proc.exitcode}")
+        else:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
     return result

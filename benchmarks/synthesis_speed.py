@@ -35,13 +35,15 @@ MAX_PASSAGE_WORDS = 200
 
 
 def passages(data: str, n: int) -> list[str]:
+    """The passages ``input.limit=n`` gives the pipeline: its seeded sample of the corpus, cut as it cuts them."""
     from synthret_ray.data.beir import doc_text, read_corpus
+    from synthret_ray.synthesis.inputs import seeded_sample
     from synthret_ray.synthesis.task import cut_words
 
     corpus = read_corpus(data)
     if len(corpus) < n:
         sys.exit(f"{data} has {len(corpus)} passages; --passages asks for {n}")
-    return [cut_words(doc_text(corpus[d]), MAX_PASSAGE_WORDS)[0] for d in list(corpus)[:n]]
+    return [cut_words(doc_text(corpus[d]), MAX_PASSAGE_WORDS)[0] for d in seeded_sample(list(corpus), n, 0)]
 
 
 def bare_vllm(args: argparse.Namespace) -> dict:
@@ -56,6 +58,7 @@ def bare_vllm(args: argparse.Namespace) -> dict:
     if args.device == "cpu":  # what the pipeline's runtime_env gives its engine actor
         os.environ["VLLM_CPU_KVCACHE_SPACE"] = str(cfg.kv_cache_gib)
         os.environ["VLLM_CPU_OMP_THREADS_BIND"] = cfg.cpu_threads_bind
+        os.environ["VLLM_CPU_NUM_OF_RESERVED_CPU"] = str(cfg.cpu_reserved_cores)
     from vllm import LLM
     from vllm import SamplingParams as VLLMSampling
 

@@ -94,6 +94,7 @@ def processor_config(cfg: VLLMEngineConfig, device: Literal["cpu", "gpu"], model
                 "env_vars": {
                     "VLLM_CPU_KVCACHE_SPACE": str(cfg.kv_cache_gib),
                     "VLLM_CPU_OMP_THREADS_BIND": cfg.cpu_threads_bind,
+                    "VLLM_CPU_NUM_OF_RESERVED_CPU": str(cfg.cpu_reserved_cores),
                 }
             },
             "chat_template_stage": light,

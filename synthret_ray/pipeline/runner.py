@@ -271,6 +271,7 @@ class RecipeRun:
             "dev_split": self.cfg.dev_split,
             "dev_fraction": self.cfg.dev_fraction,
             "max_queries": self.cfg.max_queries,
+            "method": "dev by source passage; max_queries a seeded sample",  # a change of method redoes the split
         }
         self.stage(
             "split",

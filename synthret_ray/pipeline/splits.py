@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import random
 from typing import Any
 
 from synthret_ray.data import fs
@@ -25,7 +24,7 @@ from synthret_ray.data.beir import (
     read_queries,
 )
 from synthret_ray.pipeline.config import RecipeConfig
-from synthret_ray.synthesis.inputs import is_path, queries_folder
+from synthret_ray.synthesis.inputs import is_path, queries_folder, seeded_sample
 
 
 def _bucket(key: str) -> float:
@@ -106,9 +105,7 @@ def split_queries(cfg: RecipeConfig, queries_run: str, out: str) -> dict[str, An
         dev = read_qrels(cfg.data, cfg.dev_split)
         train_ids = [q for q in ids if q not in dev]
         dev_count = len(dev)
-    if cfg.max_queries and cfg.max_queries < len(train_ids):  # a seeded sample, not the first ids in sort order
-        chosen = set(random.Random(0).sample(train_ids, cfg.max_queries))
-        train_ids = [q for q in train_ids if q in chosen]
+    train_ids = seeded_sample(train_ids, cfg.max_queries, 0)  # not the first ids in sort order
     if not train_ids:
         raise DataFormatError(
             folder or cfg.data,

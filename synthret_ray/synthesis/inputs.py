@@ -90,7 +90,7 @@ def retrieve_candidates(
     return {q: [d for d, _ in ranked(run.get(q, {})) if d != q][: cfg.k] for q in queries}
 
 
-def _limited(items: list, limit: int | None, seed: int) -> list:
+def seeded_sample(items: list, limit: int | None, seed: int) -> list:
     """A seeded random sample of ``limit`` items in their original order (file order says nothing about a
     corpus: the first passages of a file are often one source or one topic); all items without a limit."""
     if not limit or limit >= len(items):
@@ -112,7 +112,7 @@ def build_units(cfg: SynthesisConfig, task: Task, progress: bool = False) -> tup
     if cfg.task == "queries":
         corpus = read_corpus(cfg.input.data)
         units = []
-        for doc_id in _limited(list(corpus), cfg.input.limit, cfg.input.sample_seed):
+        for doc_id in seeded_sample(list(corpus), cfg.input.limit, cfg.input.sample_seed):
             passage = cut(doc_text(corpus[doc_id]))
             for sample in range(cfg.per_passage):
                 units.append(
@@ -132,11 +132,11 @@ def build_units(cfg: SynthesisConfig, task: Task, progress: bool = False) -> tup
         keys = ("query_id", "query", "cot_query", "positive", "negatives", "known_positives")
         return [
             {"id": task.unit_id(r["id"]), **{k: r.get(k) for k in keys}}
-            for r in _limited(rows, cfg.input.limit, cfg.input.sample_seed)
+            for r in seeded_sample(rows, cfg.input.limit, cfg.input.sample_seed)
         ], notes
 
     queries = load_queries(cfg)
-    qids = _limited(list(queries), cfg.input.limit, cfg.input.sample_seed)
+    qids = seeded_sample(list(queries), cfg.input.limit, cfg.input.sample_seed)
     judged = load_judged(cfg) if task.uses_judged else {}
     if cfg.task in ("distill", "graded"):
         corpus = read_corpus(cfg.input.data) if judged else {}

@@ -19,7 +19,11 @@ def test_on_cpu_every_stage_fits_a_two_core_node_and_the_engine_gets_a_cpu_bundl
     assert config.placement_group_config["bundles"] == [{"CPU": 1.5, "GPU": 0.0}]  # not the default GPU bundle
     for stage in (config.chat_template_stage, config.tokenize_stage, config.detokenize_stage):
         assert stage["num_cpus"] == 0.1  # Ray's default of 1 CPU each leaves no room for the engine
-    assert config.runtime_env["env_vars"] == {"VLLM_CPU_KVCACHE_SPACE": "3", "VLLM_CPU_OMP_THREADS_BIND": "auto"}
+    assert config.runtime_env["env_vars"] == {
+        "VLLM_CPU_KVCACHE_SPACE": "3",
+        "VLLM_CPU_OMP_THREADS_BIND": "auto",
+        "VLLM_CPU_NUM_OF_RESERVED_CPU": "0",  # vLLM's 1 would leave half of a 2-core node idle
+    }
     assert not config.log_engine_metrics and config.should_continue_on_error
     assert (config.concurrency, config.batch_size, config.model_source) == (2, 16, "/models/m")
     kwargs = engine_kwargs(cfg, "cpu")

@@ -161,6 +161,42 @@ def test_sycl_recipe_submitted_as_a_ray_job_then_skips_finished_stages_and_redoe
     ]
 
 
+@pytest.mark.slow
+def test_the_syntriever_recipe_prefers_among_stage_ones_top_k_and_aligns_from_stage_one(tmp_path):
+    """The Syntriever wiring, run whole (the prefer candidates were injected by hand before): the stage-1 model
+    ranks the candidates the teacher compares, and stage 2 starts from it."""
+    from synthret_ray.data import load_beir
+    from synthret_ray.evaluation import EvalConfig
+    from synthret_ray.evaluation.runner import retrieve
+    from synthret_ray.synthesis.store import RunStore
+
+    data = tiny_dataset(tmp_path / "data")
+    run_dir = tmp_path / "run"
+    optim = {"epochs": 1, "batch_size": 2, "max_seq_length": 64}
+    cfg = recipe(
+        data,
+        run_dir,
+        recipe="syntriever",
+        synthesis={
+            "distill": {"negatives": 1, "sampling": {"max_new_tokens": 48}},
+            "prefer": {"candidates": {"k": 3}},
+        },
+        training={"stage1": {"optim": optim}, "stage2": {"optim": optim}},
+    )
+    summary = run_recipe(cfg, log=lambda line: None)
+    stage1 = run_dir / "train" / "stage1" / "model"
+    units = RunStore(str(run_dir / "prefer")).read_rows()
+    assert units
+    train = load_beir(str(run_dir / "split" / "train"), "train")
+    ranked = retrieve(EvalConfig(data=str(data), split="train", retriever="dense", model=str(stage1)), train, False)
+    for row in units:  # the teacher compared stage 1's top 3, in stage 1's order
+        top = sorted(ranked[row["query_id"]].items(), key=lambda kv: -kv[1])[:3]
+        assert list(row["doc_ids"]) == [d for d, _ in top]
+    stage2 = yaml.safe_load((run_dir / "train" / "stage2" / "model" / "synthret_train_config.yaml").read_text())
+    assert stage2["model"] == str(stage1) == stage2["reference_model"]
+    assert set(summary["evaluation"]["systems"]) >= {"zero-shot", "stage1", "stage2"}
+
+
 def test_test_queries_never_train_or_select_checkpoints(tmp_path):
     """Pins the guards against the recipe's own test_split: they compared with the literal name `test`, so
     test_split=dl20 with dev_split=dl20 or train_queries=dl20 passed."""
