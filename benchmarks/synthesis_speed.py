@@ -2,18 +2,18 @@
 (``synthesize`` with ``engine.kind=vllm``: ``ray.data.llm`` driving vLLM) against bare ``vllm.LLM.chat`` in one
 process, and against transformers ``generate`` (``engine.kind=local``), in one run.
 
-Every side gets the same passages (the first ``--passages`` of the corpus, cut to 200 words), the same chat
-messages, model, greedy sampling and token budget. Clocks include start-up: the bare engines from the moment the
-model starts loading, the pipeline from the start of ``synthesize`` (its Ray Data actors and vLLM engine start
-inside it; ``ray.init`` happens before). vLLM runs with the engine config's settings on both sides (eager on CPU,
-the KV cache size and thread binding of :class:`VLLMEngineConfig`). The transformers side runs on a subset
-(``--transformers-passages``) and is compared per generated token.
+Every side gets the same passages (the seeded sample of ``--passages`` that ``input.limit`` draws, cut to 200
+words), the same chat messages, model, greedy sampling and token budget. Clocks include start-up: the bare
+engines from the moment the model starts loading, the pipeline from the start of ``synthesize`` (its Ray Data
+actors and vLLM engine start inside it; ``ray.init`` happens before). vLLM runs with the engine config's
+settings on both sides (eager on CPU, the KV cache size and thread binding of :class:`VLLMEngineConfig`). The
+transformers side runs on a subset (``--transformers-passages``) and is compared per generated token.
 
 Last lines: ``ratio=<pipeline tokens/s / bare vLLM tokens/s>`` (goal >= 0.95) and
 ``vs_transformers=<pipeline tokens/s / transformers tokens/s>`` (goal >= 10).
 
     .venv/bin/python benchmarks/synthesis_speed.py                       # scifact, 1,000 passages, on CPU
-    python benchmarks/synthesis_speed.py --model Qwen/Qwen2.5-7B-Instruct --passages 5000   # a GPU node
+    python benchmarks/synthesis_speed.py --device gpu --model Qwen/Qwen2.5-7B-Instruct --passages 5000
 """
 
 from __future__ import annotations

@@ -26,10 +26,14 @@ from synthret_ray.pipeline import RecipeConfig
 
 REPO = Path(__file__).resolve().parents[1]
 CLUSTER = REPO / "cluster"
-# pyproject.toml's dependencies as installed: the base ones and the gpu extra's.
+# pyproject.toml's dependencies as installed: the base ones and those of the gpu and faiss-gpu extras.
 REQUIREMENTS = [Requirement(r) for r in requires("synthret-ray")]
 BASE = [r for r in REQUIREMENTS if r.marker is None]
-GPU = [r for r in REQUIREMENTS if r.marker is not None and r.marker.evaluate({"extra": "gpu"})]
+GPU = [
+    r
+    for r in REQUIREMENTS
+    if r.marker is not None and any(r.marker.evaluate({"extra": extra}) for extra in ("gpu", "faiss-gpu"))
+]
 # Distributions a cluster image or another entry already brings: Ray is the image's own (a runtime env must not
 # reinstall it), vllm pins its torch, and faiss-gpu-cu12 stands in for faiss-cpu on GPU nodes.
 NOT_IN_RUNTIME_ENV = {"ray", "torch", "faiss-cpu"}

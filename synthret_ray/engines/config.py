@@ -86,7 +86,9 @@ class VLLMEngineConfig(StrictModel):
         description="Packaged name (smollm2), local folder or hub id; GGUF models are converted once into the cache.",
     )
     device: Literal["auto", "cpu", "gpu"] = Field(
-        "auto", description="'auto': GPUs when the Ray cluster has any, else vLLM's CPU build."
+        "auto",
+        description="'auto': GPUs when the Ray cluster has any when the stage starts, else vLLM's CPU build; "
+        "say 'gpu' on an autoscaling cluster whose GPU nodes start on demand.",
     )
     tensor_parallel_size: int = Field(1, gt=0, description="GPUs (or CPU worker processes) per replica.")
     concurrency: int = Field(1, gt=0, description="vLLM replicas (Ray Data actors), each with its own engine.")
@@ -109,7 +111,8 @@ class VLLMEngineConfig(StrictModel):
     cpu_threads_bind: str = Field(
         "auto",
         description="CPU: VLLM_CPU_OMP_THREADS_BIND. 'auto' binds one thread per physical core of the node, less "
-        "cpu_reserved_cores; or core lists such as '0-7' ('|' between TP ranks).",
+        "cpu_reserved_cores (one replica per node; with several on a node, give each its cores, e.g. '0-7' and "
+        "'8-15' in two synthesis configs, or run them on separate nodes); '|' separates TP ranks.",
     )
     cpu_reserved_cores: int = Field(
         0,

@@ -2,7 +2,7 @@
 config (its hash chains the hashes of the stages before it, so a change upstream redoes everything after it).
 
   syntriever  [queries] -> split -> distill -> verify -> stage1 (distill) -> prefer (stage-1 top K) -> stage2
-              (align, regularized toward stage 1) -> evaluate
+              (align, from stage 1) -> evaluate
   sycl        [queries] -> split -> graded -> listwise -> evaluate
   reranker    [queries] -> split -> label (first stage's top k) -> reranker (LCE) -> fusion (cross-encoder's
               weight against the first stage, on dev) -> evaluate (first stage's top 100 reranked)
@@ -120,7 +120,9 @@ class RecipeRun:
         return self.synthesis_config(task, input=inputs, **derived)
 
     def train_config(self, stage: str, train_data: str, model: str, **derived: Any) -> TrainConfig:
-        dev = {"data": self.dev_data, "split": self.dev_split, "test_split": self.cfg.test_split}
+        dev: dict[str, Any] = {"data": self.dev_data, "split": self.dev_split}
+        if self.cfg.dev_split:  # a split of the dataset itself: its test split is guarded there
+            dev["test_split"] = self.cfg.test_split
         if stage == "reranker":  # dev scores checkpoints as test will: the first stage, its depth, the fusion
             dev["first_stage"] = self.cfg.first_stage.model_dump()
             dev["depth"] = self.cfg.rerank_depth
@@ -201,6 +203,11 @@ class RecipeRun:
         workers = cfg.scaling.num_workers
         if not workers <= rows < cfg.optim.batch_size * workers:
             return cfg
+        if rows // workers < 2:  # a batch needs two rows: an in-batch loss has nothing to contrast with one
+            raise PipelineError(
+                f"[{name}] {rows} training rows for {workers} worker(s): fewer than the 2 per worker a batch needs; "
+                "the teacher kept too little to train on (see this stage's synthesis stats.json)"
+            )
         if cfg.loss_name == "wasserstein":  # its loss is a statistic of the batch's rows: no quiet change of size
             raise PipelineError(
                 f"[{name}] {rows} training rows, fewer than one batch of {cfg.optim.batch_size} x {workers} "
@@ -423,7 +430,7 @@ def low_yield_note(stage: str, statuses: dict[str, int], reasons: dict[str, int]
     return (
         f"[{stage}] kept {kept} of {total} rows ({kept / total:.0%}); most lost to "
         f"{', '.join(f'{reason} ({n})' for reason, n in top)}. Small teachers copy their input or ramble: a "
-        "larger teacher (teacher.kind=vllm or openai) keeps more"
+        "larger teacher (teacher.model, or teacher.kind=openai) keeps more"
     )
 
 
@@ -431,8 +438,10 @@ def below_first_stage_note(stage: str, best: dict[str, Any], first_stage: str) -
     """A log line when a reranker's kept checkpoint ranks the dev queries worse than its first stage alone:
     reranking the test split with it would lower nDCG, and the run says so before spending that time."""
     first = best.get("first_stage_ndcg_at_10")  # reported beside ndcg_at_10 by a reranker's dev evaluator
+    if first is None:
+        return None
     reranked = best.get("cross_encoder_ndcg_at_10", best["ndcg_at_10"])  # the cross-encoder alone, unfused
-    if first is None or reranked >= first:
+    if reranked >= first:
         return None
     return (
         f"[{stage}] dev nDCG@10 {reranked:.4f} after reranking, below {first:.4f} for {first_stage} alone on the "

@@ -2,10 +2,10 @@
 
 Training queries are the generated ones (with their source passage as the relevant document) or a train-side
 split of the dataset. Dev queries are a split of the dataset, or a stable hash-based share of the training
-queries held out into a BEIR folder of their own, by source passage: the queries of one passage (or that share
-a relevant document) land on the same side, so dev never scores a passage the student was trained on. Queries
-judged in the test split never land in either: they are dropped and counted, so the test score stays honest
-even if a dataset's splits overlap.
+queries held out into a BEIR folder of their own, by source passage: the queries of one passage (for a dataset
+split, those whose first relevant document is the same) land on the same side, so dev never scores a passage
+the student was trained on. Queries judged in the test split never land in either: they are dropped and
+counted, so the test score stays honest even if a dataset's splits overlap.
 """
 
 from __future__ import annotations

@@ -178,7 +178,11 @@ def parse_yes_no(text: str) -> str | None:
 
 
 CHOICES_AB = ("A", "B")
-_CHOICE_ANSWER = re.compile(_ANSWER_IS + r"(?:passage|document|option)?\s*[\"'*(]*([AB])\b", re.I)
+# "the answer is passage a", or a bare letter that ends the clause ("Answer: B.", not "the answer is a bit ...")
+_CHOICE_ANSWER = re.compile(
+    _ANSWER_IS + r"(?:(?:passage|document|option)\s*[\"'*(]*([AB])\b|[\"'*(]*([AB])[\"'*)]*(?=\s*(?:[.,;:!]|$)))",
+    re.I | re.M,
+)
 _BARE_CHOICE = re.compile(r"^\W*([AB])\W*$|^\W*([AB])[.:)]", re.M)
 _MORE_RELEVANT = re.compile(r"\b(?:passage|document|option)\s+([AB])\s+is\s+(?:more|most|the\s+more|better)\b", re.I)
 _NAMED_CHOICE = re.compile(r"\b(?:passage|document|option)\s+([AB])\b", re.I)

@@ -127,10 +127,14 @@ class TrainConfig(StrictModel):
     deepspeed: DeepSpeedSettings = DeepSpeedSettings()
     precision: Literal["fp32", "bf16", "fp16"] = Field("fp32", description="bf16/fp16 autocast; fp16 is GPU only.")
     gradient_checkpointing: bool = Field(False, description="Trade compute for activation memory (GPU runs).")
-    query_prefix: str = Field(
-        "", description="Bi-encoders: prepended to queries in training, dev evaluation and the export ('query: ')."
+    query_prefix: str | None = Field(
+        None,
+        description="Bi-encoders: prepended to queries in training, dev evaluation and the export ('query: '); "
+        "null: the model's own `query` prompt (none for MiniLM).",
     )
-    document_prefix: str = Field("", description="Bi-encoders: prepended to documents, likewise ('passage: ').")
+    document_prefix: str | None = Field(
+        None, description="Bi-encoders: prepended to documents, likewise ('passage: '); null: the model's own."
+    )
     scaling: ScalingSettings = ScalingSettings()
     max_failures: int = Field(0, ge=-1, description="Ray Train worker-failure retries (-1 = unlimited).")
 

@@ -111,13 +111,9 @@ class DevEvaluator:
                 split=cfg.eval.split,
                 retriever="dense",
                 model="in-training",
-                # the weights change every time: no cache; the prefixes training uses
-                encode={
-                    "batch_size": cfg.eval.batch_size,
-                    "cache": False,
-                    "query_prefix": cfg.query_prefix,
-                    "document_prefix": cfg.document_prefix,
-                },
+                # the weights change every time: no cache. No prefixes here: the model's prompts hold the ones
+                # training applies (see BiEncoder), and the encoder applies them.
+                encode={"batch_size": cfg.eval.batch_size, "cache": False},
             )
 
     def __call__(self, model: nn.Module) -> dict[str, float]:

@@ -44,7 +44,7 @@ def recipe(data: Path, run_dir: Path, **values) -> RecipeConfig:
         "train_queries": "train",
         "dev_fraction": 0.25,
         "teacher": {"kind": "vllm", "batch_size": 8},
-        "synthesis": {"graded": {"levels": [3, 0], "sampling": {"max_new_tokens": 40}}},
+        "synthesis": {"graded": {"levels": [3, 2, 1, 0], "sampling": {"max_new_tokens": 40}}},
         "training": {
             "listwise": {"optim": {"epochs": 1, "batch_size": 2, "max_seq_length": 64}, "group": {"listwise_size": 2}}
         },
@@ -179,18 +179,24 @@ def test_the_syntriever_recipe_prefers_among_stage_ones_top_k_and_aligns_from_st
         recipe="syntriever",
         synthesis={
             "distill": {"negatives": 1, "sampling": {"max_new_tokens": 48}},
-            "prefer": {"candidates": {"k": 3}},
+            "prefer": {"candidates": {"k": 4}},  # 6 pairs per query: enough decided ones for stage 2's batch
         },
         training={"stage1": {"optim": optim}, "stage2": {"optim": optim}},
     )
-    summary = run_recipe(cfg, log=lambda line: None)
+    config_file = tmp_path / "recipe.yaml"
+    config_file.write_text(yaml.safe_dump(cfg.model_dump(mode="json", exclude_unset=True)))
+    # in its own process, as the dense reranker recipe below: a whole recipe in the test process stalls later
+    # Ray Train tests of that process
+    done = run_synthret("run", "--config", str(config_file), "-q", env={**os.environ, "RAY_ADDRESS": "local"})
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    summary = json.loads((run_dir / "summary.json").read_text())
     stage1 = run_dir / "train" / "stage1" / "model"
     units = RunStore(str(run_dir / "prefer")).read_rows()
     assert units
-    train = load_beir(str(run_dir / "split" / "train"), "train")
+    train = load_beir(str(data), "train")  # the run's training queries are among the dataset's train split
     ranked = retrieve(EvalConfig(data=str(data), split="train", retriever="dense", model=str(stage1)), train, False)
-    for row in units:  # the teacher compared stage 1's top 3, in stage 1's order
-        top = sorted(ranked[row["query_id"]].items(), key=lambda kv: -kv[1])[:3]
+    for row in units:  # the teacher compared stage 1's top 4, in stage 1's order
+        top = sorted(ranked[row["query_id"]].items(), key=lambda kv: -kv[1])[:4]
         assert list(row["doc_ids"]) == [d for d, _ in top]
     stage2 = yaml.safe_load((run_dir / "train" / "stage2" / "model" / "synthret_train_config.yaml").read_text())
     assert stage2["model"] == str(stage1) == stage2["reference_model"]
@@ -302,6 +308,10 @@ def test_fewer_rows_than_a_batch_train_in_one_smaller_batch(tmp_path):
     # Pins the refusal for the Wasserstein loss (it shrank the batch, which changes what its statistics compare)
     from synthret_ray.pipeline.runner import PipelineError
 
+    one = tmp_path / "one.parquet"  # one row: no batch of 2 (it became batch_size=1, refused inside the worker)
+    pq.write_table(pa.table({"query": ["q"], "documents": [["a", "b"]], "labels": [[1, 0]]}), one)
+    with pytest.raises(PipelineError, match="1 training rows for 1 worker"):
+        big.fit_batch("listwise", big.train_config("listwise", str(one), "minilm"))
     wasserstein = RecipeRun(recipe(tmp_path, tmp_path / "r", training={"listwise": {"optim": {"batch_size": 8}}}))
     with pytest.raises(PipelineError, match="Set training.listwise.optim.batch_size to at most 3 yourself"):
         wasserstein.fit_batch("listwise", wasserstein.train_config("listwise", str(lists), "minilm"))
@@ -374,6 +384,9 @@ def test_a_reranker_below_its_first_stage_on_dev_says_so():
     assert note is not None and note.startswith("[reranker] dev nDCG@10 0.1754 after reranking, below 0.3452 for BM25")
     assert "below 0.3452 for dense minilm alone" in below_first_stage_note("reranker", best, "dense minilm")
     assert below_first_stage_note("reranker", {"ndcg_at_10": 0.40, "first_stage_ndcg_at_10": 0.35}, "BM25") is None
+    # scored fused (as recipes do), the note reads the cross-encoder alone: fusion at w=0 hides nothing
+    fused = {"ndcg_at_10": 0.3452, "cross_encoder_ndcg_at_10": 0.1754, "first_stage_ndcg_at_10": 0.3452}
+    assert below_first_stage_note("reranker", fused, "BM25").startswith("[reranker] dev nDCG@10 0.1754")
     assert below_first_stage_note("listwise", {"ndcg_at_10": 0.10}, "BM25") is None  # dense stages have none
     assert below_first_stage_note("reranker", {"step": 3}, "BM25") is None  # trained without dev queries
 

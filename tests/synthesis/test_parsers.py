@@ -83,3 +83,9 @@ def test_cut_words_and_distinct():
     assert cut_words("a b c d", 2) == ("a b", True)
     assert cut_words("a b", 2) == ("a b", False)
     assert distinct(["Hello, world", "hello world!", "other"]) == ["Hello, world", "other"]
+
+
+def test_the_article_a_after_answer_is_not_a_choice():
+    assert parse_choice("The answer is a bit unclear, but Passage B is more relevant.") == "B"
+    assert parse_choice("The answer is A.") == "A"
+    assert parse_choice("The answer is passage a because it names the yeast") == "A"

@@ -32,7 +32,8 @@ def training_rows(stage: str) -> list[dict]:
         if stage == "pairs":
             rows.append({"query_id": qid, "query": query, "positive": DOCS[did], "negatives": negatives[:1]})
         elif stage == "distill":
-            cot = f"{query}. Let's think step by step about {DOCS[did].split()[0].lower()}."
+            # q_cot is the reasoning alone, not the query (a copy of the query would be the easiest positive)
+            cot = f"The query asks about {DOCS[did].split()[0].lower()}, so the answer names it."
             rows.append({"query_id": qid, "query": query, "positives": [DOCS[did], cot], "negatives": negatives[:2]})
         elif stage == "align":
             rows.append({"query_id": qid, "query": query, "preferred": DOCS[did], "rejected": negatives[0]})

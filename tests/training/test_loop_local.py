@@ -115,7 +115,8 @@ def test_training_lowers_the_loss(stage_file, tmp_path):
     runtime = train_local(cfg, tmp_path / "ckpt", "cpu")
     before = _fixed_batch_loss(cfg, "minilm")
     after = _fixed_batch_loss(cfg, str(runtime.checkpoints[-1] / "model"))
-    assert after < before - 0.05, (before, after)
+    # relative: with equal documents masked, no copy of a positive puts a floor of log 2 under the loss any more
+    assert after < before / 2, (before, after)
 
 
 @pytest.mark.slow
@@ -158,14 +159,23 @@ def test_nan_loss_stops_with_the_step_and_keeps_the_last_checkpoint(stage_file, 
 def test_the_export_scores_and_prefixes_as_training_did(tmp_path, minilm_path):
     """Pins the export's similarity (training is cos / tau; the base model's `dot` was kept) and the query /
     document prefixes (applied at evaluation, not in training): now the same in training, dev and evaluation."""
+    import json
+
     from sentence_transformers import SentenceTransformer
 
     from synthret_ray.evaluation.config import EncodeConfig
     from synthret_ray.evaluation.dense import DenseEncoder
     from synthret_ray.training.models.biencoder import BiEncoder
 
-    model = BiEncoder(minilm_path, 64, query_prefix="query: ", document_prefix="passage: ")
-    model.st.similarity_fn_name = "dot"  # a base model that scores with the dot product
+    base = tmp_path / "dot-base"  # a base model that scores with the dot product and has a query prompt
+    BiEncoder(minilm_path).st.save(str(base))
+    settings = json.loads((base / "config_sentence_transformers.json").read_text())
+    settings.update(similarity_fn_name="dot", prompts={"query": "q: ", "document": ""})
+    (base / "config_sentence_transformers.json").write_text(json.dumps(settings))
+    own = BiEncoder(str(base), 64)  # no prefixes given: the base model's own prompts, in training too
+    assert own.prefixes == {"query": "q: ", "document": ""} and own.st.similarity_fn_name == "cosine"
+    model = BiEncoder(str(base), 64, query_prefix="query: ", document_prefix="passage: ")
+    assert model.st.similarity_fn_name == "cosine"  # already for dev evaluation, before any export
     with torch.no_grad():
         trained = model(["tides"], kind="query")[0]
         plain = model.st.encode(["query: tides"], convert_to_tensor=True)[0]

@@ -15,9 +15,10 @@ class BiEncoder(nn.Module):
     """Embeds texts with a sentence-transformers model; ``save`` writes a folder ``SentenceTransformer`` loads.
 
     A model without a sentence-transformers config (a plain hub encoder) gets mean pooling, the design's default.
-    The losses score cos(q, d) / tau, so the export says ``similarity_fn_name="cosine"`` whatever the base model
-    said, and carries the query / document prefixes it was trained with as its ``query`` and ``document``
-    prompts, which evaluation applies (``synthret eval`` and the recipes' evaluate stage).
+    The losses score cos(q, d) / tau, so the model says ``similarity_fn_name="cosine"`` from the start (dev
+    evaluation and the export score as training does) whatever the base model said, and its ``query`` and
+    ``document`` prompts are the prefixes training applies (given ones, else the base model's own), which
+    evaluation applies too (``synthret eval``, the recipes' evaluate stage, dev evaluation).
     """
 
     def __init__(
@@ -25,13 +26,19 @@ class BiEncoder(nn.Module):
         name: str,
         max_seq_length: int = 256,
         gradient_checkpointing: bool = False,
-        query_prefix: str = "",
-        document_prefix: str = "",
+        query_prefix: str | None = None,
+        document_prefix: str | None = None,
     ):
         super().__init__()
         self.st = load_sentence_transformer(name, device="cpu")
         self.st.max_seq_length = max_seq_length
-        self.prefixes = {"query": query_prefix, "document": document_prefix}
+        self.st.similarity_fn_name = "cosine"
+        own = self.st.prompts or {}
+        self.prefixes = {
+            "query": own.get("query", "") if query_prefix is None else query_prefix,
+            "document": own.get("document", "") if document_prefix is None else document_prefix,
+        }
+        self.st.prompts = {**own, **self.prefixes}
         if gradient_checkpointing:
             enable_gradient_checkpointing(self.st)
 
@@ -46,6 +53,4 @@ class BiEncoder(nn.Module):
         return self.st(features)["sentence_embedding"]
 
     def save(self, path: str | Path) -> None:
-        self.st.similarity_fn_name = "cosine"
-        self.st.prompts = {**self.st.prompts, **{k: v for k, v in self.prefixes.items() if v}}
         self.st.save(str(path))
