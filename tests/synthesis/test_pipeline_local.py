@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -244,65 +245,61 @@ def _pids(title: bytes) -> list[int]:
     return pids
 
 
+def _synthesize_killing(cfg: SynthesisConfig, title: bytes, ready: Callable[[], bool]) -> tuple[dict, list[int]]:
+    """``synthesize(cfg)`` while a thread SIGKILLs the first process titled ``title`` once ``ready()``."""
+    import threading
+
+    killed: list[int] = []
+
+    def kill() -> None:
+        deadline = time.time() + 300
+        while time.time() < deadline and not killed:
+            pids = _pids(title)
+            if pids and ready():
+                os.kill(pids[0], signal.SIGKILL)
+                killed.append(pids[0])
+            time.sleep(0.2)
+
+    killer = threading.Thread(target=kill)
+    killer.start()
+    result = synthesize(cfg)
+    killer.join()
+    assert killed, f"no {title.decode()} process was seen at work"
+    return result.stats, killed
+
+
 def test_a_dead_vllm_engine_is_restarted_and_its_rows_retried(ray_local, tmp_path):
     """vLLM's engine process killed mid-generation: Ray's engine stage exits its actor on the fatal engine error,
     Ray Data starts a new one and retries the unfinished rows; every row ends answered, once."""
-    import threading
-
     corpus = forty_passages()
     data = write_beir(tmp_path / "data", corpus=corpus, split="train")
     out = tmp_path / "run"
     engine = {**ENGINE, "batch_size": 1, "max_concurrent_batches": 1}
     cfg = make_cfg(data, out, "queries", engine=engine, sampling={"max_new_tokens": 12}, shard_rows=1)
-    killed: list[int] = []
 
-    def kill_the_engine() -> None:
-        deadline = time.time() + 300
-        while time.time() < deadline and not killed:
-            pids = _pids(b"VLLM::EngineCore")
-            written = [n for n in _shards(out) if n.endswith(".parquet")]
-            if pids and len(written) >= 2:  # generating: rows are being written
-                os.kill(pids[0], signal.SIGKILL)
-                killed.append(pids[0])
-            time.sleep(0.2)
+    def generating() -> bool:  # rows are being written
+        return len([n for n in _shards(out) if n.endswith(".parquet")]) >= 2
 
-    killer = threading.Thread(target=kill_the_engine)
-    killer.start()
-    result = synthesize(cfg)
-    killer.join()
-    assert killed, "the engine was never seen generating"
+    stats, _ = _synthesize_killing(cfg, b"VLLM::EngineCore", generating)
     rows = RunStore(str(out)).read_rows()
     assert len(rows) == len({r["id"] for r in rows}) == len(corpus)
     assert all(r["status"] != "error" for r in rows), [r["reason"] for r in rows if r["status"] == "error"]
-    assert result.stats["this_run"]["rows_written"] == len(corpus)
+    assert stats["this_run"]["rows_written"] == len(corpus)
 
 
 def test_a_killed_engine_actor_is_restarted_and_its_rows_retried(ray_local, tmp_path):
     """Ray Data's restart of a dead engine actor, shown with the in-process engine's actor (a killed vLLM actor is
     restarted by the same mechanism, at a minute of engine start-up each)."""
-    import threading
-
     data = write_beir(tmp_path / "data", split="train")
     out = tmp_path / "run"
     cfg = make_cfg(data, out, "queries", engine={**LOCAL_ENGINE, "batch_size": 1}, sampling={"max_new_tokens": 12})
-    killed: list[int] = []
 
-    def kill_the_engine_actor() -> None:
-        deadline = time.time() + 120
-        while time.time() < deadline and not killed:
-            pids = _pids(b"EngineActor")
-            if pids:
-                time.sleep(4)  # past model loading, inside generation
-                os.kill(pids[0], signal.SIGKILL)
-                killed.append(pids[0])
-            time.sleep(0.3)
+    def past_loading() -> bool:  # inside generation
+        time.sleep(4)
+        return True
 
-    killer = threading.Thread(target=kill_the_engine_actor)
-    killer.start()
-    result = synthesize(cfg)
-    killer.join()
-    assert killed, "the engine actor was never seen alive"
+    stats, killed = _synthesize_killing(cfg, b"EngineActor", past_loading)
     rows = RunStore(str(out)).read_rows()
     assert len(rows) == len(TINY_CORPUS) and all(r["status"] != "error" for r in rows)
-    assert result.stats["this_run"]["rows_written"] == len(TINY_CORPUS)
+    assert stats["this_run"]["rows_written"] == len(TINY_CORPUS)
     assert any(f":{killed[0]}" not in r["worker"] for r in rows)  # a restarted actor finished the work
