@@ -28,7 +28,7 @@ from typing import Any, Literal
 from synthret_ray.engines.base import EngineError, SamplingParams
 from synthret_ray.engines.config import VLLMEngineConfig
 
-# Pre/post-processing, chat template, tokenizing and detokenizing are light next to generation.
+# Pre/post-processing and the chat template are light next to generation.
 LIGHT_STAGE_CPUS = 0.1
 
 
