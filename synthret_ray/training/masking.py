@@ -7,19 +7,17 @@ log 2 under InfoNCE. Texts are compared by 64-bit hashes, gathered across worker
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 
 import torch
 from torch import Tensor
 
+from synthret_ray.training.batching import query_key
+
 
 def text_keys(texts: Sequence[str]) -> Tensor:
-    """(N,) int64 hash of each text."""
-    return torch.tensor(
-        [int.from_bytes(hashlib.blake2b(t.encode(), digest_size=8).digest(), "big", signed=True) for t in texts],
-        dtype=torch.long,
-    )
+    """(N,) int64 hash of each text (the same hash that keys a preference row's query)."""
+    return torch.tensor([query_key(t) for t in texts], dtype=torch.long)
 
 
 def equal_text_hidden(
