@@ -189,7 +189,7 @@ class RecipeRun:
                 **{k: v for k, v in stats["this_run"].items() if k.endswith("_hours")},
             }
 
-        return self.stage(name, cfg, run, cfg.output_dir)
+        return self.stage(name, cfg.relevant(), run, cfg.output_dir)
 
     def fit_batch(self, name: str, cfg: TrainConfig) -> TrainConfig:
         """A weak teacher can leave fewer rows than one global batch: the stage then trains on all of them in one

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -60,6 +60,18 @@ class FilterConfig(StrictModel):
     )
 
 
+# Fields only some tasks read: left out of the other tasks' fingerprints, so that a setting (or a new field) of one
+# task never invalidates the finished run of another.
+TASK_FIELDS: dict[str, set[str]] = {
+    "per_passage": {"queries"},
+    "negatives": {"distill"},
+    "levels": {"graded"},
+    "judged_in_list": {"graded"},
+    "graded_labels": {"label"},
+    "candidates": {"label", "prefer"},
+}
+
+
 class SynthesisConfig(StrictModel):
     task: Literal["queries", "distill", "verify", "graded", "label", "prefer"]
     input: InputConfig
@@ -102,10 +114,15 @@ class SynthesisConfig(StrictModel):
             raise ValueError("; ".join(problems))
         return self
 
+    def relevant(self) -> dict[str, Any]:
+        """The config without the fields its task never reads (``TASK_FIELDS``)."""
+        dumped = self.model_dump(mode="json")
+        return {k: v for k, v in dumped.items() if self.task in TASK_FIELDS.get(k, {self.task})}
+
     def fingerprint(self) -> str:
         """Hash of everything that changes the rows (not resources, batch sizes or progress bars): a run folder
         made with another fingerprint is not resumed."""
-        dumped = self.model_dump(mode="json")
+        dumped = self.relevant()
         for key in ("progress", "shard_rows", "output_dir"):
             dumped.pop(key)
         dumped["filters"].pop("round_trip")  # applied at export, re-run on every call
