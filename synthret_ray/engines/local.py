@@ -11,7 +11,7 @@ import time
 
 import torch
 
-from synthret_ray.engines.base import ChatRequest, Completion
+from synthret_ray.engines.base import TOP_LOGPROBS, ChatRequest, Completion, choice_probabilities
 from synthret_ray.models import resolve_model
 from synthret_ray.models.gguf import causal_lm_folder
 
@@ -72,15 +72,27 @@ class LocalEngine:
                 temperature=sampling.temperature if sampling.temperature > 0 else None,
                 top_p=sampling.top_p if sampling.temperature > 0 else None,
                 pad_token_id=pad,
+                return_dict_in_generate=True,
+                output_logits=any(r.choices for r in requests),  # a closed answer's probabilities
             )
         seconds = time.perf_counter() - start  # each request waits for the whole batch
         completions = []
         for row, (ids, truncated) in enumerate(prompts):
-            new = output[row, width:]
+            new = output.sequences[row, width:]
             new = new[: _first_stop(new, {pad, self.tokenizer.eos_token_id})]
             text = self.tokenizer.decode(new, skip_special_tokens=True).strip()
-            completions.append(Completion(text, len(ids), len(new), seconds, None, truncated))
+            probs = None
+            if requests[row].choices and output.logits:
+                probs = choice_probabilities(self._top_tokens(output.logits[0][row]), requests[row].choices)
+            completions.append(Completion(text, len(ids), len(new), seconds, None, truncated, probs))
         return completions
+
+    def _top_tokens(self, logits: torch.Tensor) -> list[tuple[str, float]]:
+        """(token text, log-probability) of the ``TOP_LOGPROBS`` likeliest first tokens (raw logits, as vLLM)."""
+        top = torch.topk(torch.log_softmax(logits.float(), dim=-1), TOP_LOGPROBS)
+        return [
+            (self.tokenizer.decode([i]), v) for v, i in zip(top.values.tolist(), top.indices.tolist(), strict=True)
+        ]
 
 
 def _first_stop(tokens: torch.Tensor, stops: set[int]) -> int:

@@ -13,7 +13,8 @@ nodes five settings are needed, each found by running it on a 2-core machine:
    install; synthesis records its own token counts and speeds (``stats.json``);
 4. the KV cache sized by ``kv_cache_gib`` (``VLLM_CPU_KVCACHE_SPACE``; vLLM's default is most of the RAM);
 5. closed answers constrained to their choices (``structured_outputs={"choice": [...]}``), with a token budget
-   that fits the longest choice, so no answer is cut.
+   that fits the longest choice, so no answer is cut; their first token's top log-probabilities come back and
+   become each choice's probability (``choice_probs``), the judge's confidence.
 
 Rows come in with the synthesis request columns (``messages``, ``seed_offset``, ``choices``) and leave with the
 completion columns of the in-process engines. ``should_continue_on_error`` turns a failed request (an over-long
@@ -22,10 +23,11 @@ prompt, a refused parameter) into a row with ``__inference_error__`` instead of 
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any, Literal
 
-from synthret_ray.engines.base import EngineError, SamplingParams
+from synthret_ray.engines.base import TOP_LOGPROBS, EngineError, SamplingParams, choice_probabilities
 from synthret_ray.engines.config import VLLMEngineConfig
 
 # Pre/post-processing and the chat template are light next to generation.
@@ -78,10 +80,26 @@ def sampling_params(sampling: SamplingParams, seed_offset: int, choices: list[st
         "top_p": sampling.top_p,
         "seed": sampling.seed + int(seed_offset),
     }
-    if choices and structured:
-        params["structured_outputs"] = {"choice": list(choices)}
-        params["max_tokens"] = max(params["max_tokens"], choice_token_budget(choices))
+    if choices:
+        params["logprobs"] = TOP_LOGPROBS
+        if structured:
+            params["structured_outputs"] = {"choice": list(choices)}
+            params["max_tokens"] = max(params["max_tokens"], choice_token_budget(choices))
     return params
+
+
+def first_token_alternatives(logprobs: Any) -> list[tuple[str, float]]:
+    """(token text, log-probability) of the first generated token's alternatives, from Ray's ``logprobs`` column
+    (per generated token, ``{token_id: {"logprob", "rank", "decoded_token"}}``)."""
+    if logprobs is None or len(logprobs) == 0 or not logprobs[0]:
+        return []
+    first = logprobs[0]
+    items = first.values() if isinstance(first, dict) else first
+    return [
+        (item["decoded_token"], float(item["logprob"]))
+        for item in items
+        if item and item.get("decoded_token") is not None and item.get("logprob") is not None
+    ]
 
 
 def processor_config(cfg: VLLMEngineConfig, device: Literal["cpu", "gpu"], model_source: str):
@@ -127,12 +145,14 @@ def build_vllm_processor(cfg: VLLMEngineConfig, sampling: SamplingParams):
     worker = f"vllm-{device}:{cfg.model}"
 
     def preprocess(row: dict) -> dict:
-        choices = [str(c) for c in row.get("choices") or []]
+        choices = _choices(row)
         params = sampling_params(sampling, row["seed_offset"], choices, cfg.structured_output)
         return {**row, "sampling_params": params}
 
     def postprocess(row: dict) -> dict:
         kept = {k: v for k, v in row.items() if k in REQUEST_COLUMNS}
+        choices = _choices(row)
+        probs = choice_probabilities(first_token_alternatives(row.get("logprobs")), choices) if choices else None
         return {
             **kept,
             "text": (row.get("generated_text") or "").strip(),
@@ -143,6 +163,7 @@ def build_vllm_processor(cfg: VLLMEngineConfig, sampling: SamplingParams):
             "error": "",
             "truncated": False,
             "worker": worker,
+            "choice_probs": json.dumps(probs) if probs else "",
         }
 
     map_kwargs = {"num_cpus": LIGHT_STAGE_CPUS} if device == "cpu" else None
@@ -153,6 +174,12 @@ def build_vllm_processor(cfg: VLLMEngineConfig, sampling: SamplingParams):
         preprocess_map_kwargs=map_kwargs,
         postprocess_map_kwargs=map_kwargs,
     )
+
+
+def _choices(row: dict) -> list[str]:
+    """A row's closed-answer choices: a list before the engine stage, a numpy array after it."""
+    choices = row.get("choices")
+    return [] if choices is None else [str(c) for c in choices]
 
 
 # The columns a request row carries through the engine (see synthesis.pipeline.PromptRows).

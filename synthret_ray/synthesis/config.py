@@ -69,7 +69,12 @@ TASK_FIELDS: dict[str, set[str]] = {
     "judged_in_list": {"graded"},
     "graded_labels": {"label"},
     "candidates": {"label", "prefer"},
+    "judge": {"verify", "label", "prefer"},
+    "judge_threshold": {"verify", "label"},
+    "judge_question": {"verify", "label"},
+    "prefer_margin": {"prefer"},
 }
+JUDGING_TASKS = ("verify", "label", "prefer")
 
 
 class SynthesisConfig(StrictModel):
@@ -88,6 +93,31 @@ class SynthesisConfig(StrictModel):
         "false keeps the list synthetic only.",
     )
     graded_labels: bool = Field(False, description="label: grade candidates 0-3 instead of relevant / not.")
+    judge: Literal["probability", "text"] = Field(
+        "probability",
+        description="verify, label, prefer: decide by the answer's probability, read from its first token's "
+        "log-probabilities (vllm and local engines), or by its text alone (openai endpoints, whose constrained "
+        "answers come back as JSON).",
+    )
+    judge_threshold: float = Field(
+        0.5,
+        gt=0,
+        lt=1,
+        description="verify, label (judge=probability): P(yes) from which a passage counts as relevant.",
+    )
+    judge_question: str = Field(
+        "Does the passage answer the query?",
+        min_length=1,
+        description="verify, label: the relevance question, in the examples and in every prompt; fit it to the "
+        "queries' style (SciFact's claims: 'Could the passage support or refute the claim?').",
+    )
+    prefer_margin: float = Field(
+        0.1,
+        ge=0,
+        lt=0.5,
+        description="prefer (judge=probability): a pair is decided when P(first wins), averaged over both orders, "
+        "is beyond 0.5 +- margin; otherwise it is a tie.",
+    )
     candidates: CandidatesConfig = CandidatesConfig()
     filters: FilterConfig = FilterConfig()
     shard_rows: int = Field(256, gt=0, description="Rows per parquet shard (a kill loses at most this many).")
@@ -108,6 +138,11 @@ class SynthesisConfig(StrictModel):
             problems.append("input.source_run: required for task=verify (the distill run folder)")
         if self.task == "queries" and self.per_passage > 1 and self.sampling.temperature == 0:
             problems.append("sampling.temperature: per_passage > 1 needs temperature > 0 (else identical samples)")
+        if self.judge == "probability" and self.task in JUDGING_TASKS and self.engine.kind == "openai":
+            problems.append(
+                "judge: 'probability' reads the answer token's log-probabilities, which engine.kind=openai does not "
+                "return for its JSON-constrained answers; set judge=text"
+            )
         if not self.levels or any(level not in (0, 1, 2, 3) for level in self.levels) or len(set(self.levels)) < 2:
             problems.append(f"levels: need at least two distinct levels out of 0-3, got {self.levels}")
         if problems:

@@ -19,7 +19,7 @@ from typing import Any
 import pyarrow as pa
 
 from synthret_ray.synthesis.filters import reject_reason
-from synthret_ray.synthesis.task import Outcome, Part, Task, chat, distinct, parse_passage
+from synthret_ray.synthesis.task import Outcome, Part, Probs, Task, chat, distinct, parse_passage
 
 PROMPT_VERSION = "distill-v2"  # v2: q_cot is the reasoning alone; units carry p_i
 COT_TRIGGER = "Let's think step by step."
@@ -92,7 +92,7 @@ class DistillTask(Task):
         parts += [Part(f"negative_{i}", negative_messages(query, i)) for i in range(self.cfg.negatives)]
         return parts
 
-    def assemble(self, unit: dict[str, Any], texts: dict[str, str]) -> Outcome:
+    def assemble(self, unit: dict[str, Any], texts: dict[str, str], probs: Probs | None = None) -> Outcome:
         query, max_words = unit["query"], self.cfg.filters.max_passage_words
         notes = []
         reasoning, error = parse_passage(texts["cot"], min_words=3)

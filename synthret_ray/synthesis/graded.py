@@ -19,7 +19,7 @@ from typing import Any
 import pyarrow as pa
 
 from synthret_ray.synthesis.filters import reject_reason
-from synthret_ray.synthesis.task import Outcome, Part, Task, chat, distinct, parse_passage
+from synthret_ray.synthesis.task import Outcome, Part, Probs, Task, chat, distinct, parse_passage
 
 PROMPT_VERSION = "graded-v1"
 SYSTEM = "You write short passages of two to four sentences for search evaluation. Reply with only the passage."
@@ -64,7 +64,7 @@ class GradedTask(Task):
     def parts(self, unit: dict[str, Any]) -> list[Part]:
         return [Part(f"level_{level}", level_messages(unit["query"], level)) for level in self.cfg.levels]
 
-    def assemble(self, unit: dict[str, Any], texts: dict[str, str]) -> Outcome:
+    def assemble(self, unit: dict[str, Any], texts: dict[str, str], probs: Probs | None = None) -> Outcome:
         documents = distinct(unit.get("known_positives") or [])
         labels, notes = [max(self.cfg.levels)] * len(documents), []
         for level in self.cfg.levels:

@@ -1,6 +1,8 @@
 """Task ``label`` (synthetic-query reranker): given a query and its retrieved candidates (BM25 or a dense
 model, top k), the teacher classifies each candidate as relevant or not (or grades it 0-3 with
-``graded_labels``; grade >= 2 counts as relevant).
+``graded_labels``; grade >= 2 counts as relevant). With ``judge=probability`` (the default) a candidate is
+relevant when P(yes) reaches ``judge_threshold``, and a grade is the expected grade under the answer token's
+probabilities, rounded; ``p_relevant`` keeps P(yes) (P(grade >= 2) when graded) for each candidate.
 
 The query's judged documents (the passage a generated query was written from, or the train qrels of a dataset's
 own training query) are known positives: they are stored with the row and win over the teacher's label.
@@ -18,10 +20,12 @@ import pyarrow as pa
 
 from synthret_ray.synthesis.task import (
     GRADES,
+    NO_PROBABILITY,
     YES_NO,
     CandidateTask,
     Outcome,
     Part,
+    Probs,
     chat,
     distinct,
     parse_grade,
@@ -29,7 +33,7 @@ from synthret_ray.synthesis.task import (
 )
 from synthret_ray.synthesis.verify import relevance_messages
 
-PROMPT_VERSION = "label-v1"
+PROMPT_VERSION = "label-v2"  # v2: labels from the answer probabilities; the question is configurable
 GRADE_SYSTEM = (
     "You grade search results from 0 to 3: 3 answers the query fully, 2 mostly, 1 is on topic "
     "but does not answer it, 0 is unrelated. Reply with only the grade."
@@ -57,27 +61,42 @@ class LabelTask(CandidateTask):
         **CandidateTask.columns,
         "known_positives": pa.list_(pa.string()),  # judged documents of the query, not asked to the teacher
         "labels": pa.list_(pa.int64()),  # 1/0 (or grades 0-3); -1 where the answer could not be read
+        "p_relevant": pa.list_(pa.float64()),  # P(yes) (or P(grade >= 2)); null where judged by text
     }
 
     def parts(self, unit: dict[str, Any]) -> list[Part]:
         if self.cfg.graded_labels:
             return [Part(f"c{i}", grade_messages(unit["query"], d), GRADES) for i, d in enumerate(unit["documents"])]
-        return [Part(f"c{i}", relevance_messages(unit["query"], d), YES_NO) for i, d in enumerate(unit["documents"])]
+        question = self.cfg.judge_question
+        return [
+            Part(f"c{i}", relevance_messages(unit["query"], d, question), YES_NO)
+            for i, d in enumerate(unit["documents"])
+        ]
 
-    def assemble(self, unit: dict[str, Any], texts: dict[str, str]) -> Outcome:
-        labels, notes = [], []
+    def assemble(self, unit: dict[str, Any], texts: dict[str, str], probs: Probs | None = None) -> Outcome:
+        labels, relevant, notes, probs = [], [], [], probs or {}
         for i in range(len(unit["documents"])):
-            text = texts[f"c{i}"]
-            if self.cfg.graded_labels:
-                label = parse_grade(text)
+            key, label, p = f"c{i}", None, None
+            if self.cfg.judge == "probability" and key in probs:
+                if self.cfg.graded_labels:
+                    label = round(sum(int(g) * probs[key].get(g, 0.0) for g in GRADES))
+                    p = sum(probs[key].get(g, 0.0) for g in GRADES if int(g) >= RELEVANT_GRADE)
+                else:
+                    p = probs[key].get("yes", 0.0)
+                    label = int(p >= self.cfg.judge_threshold)
             else:
-                verdict = parse_yes_no(text)
-                label = None if verdict is None else int(verdict == "yes")
+                notes += [NO_PROBABILITY] if self.cfg.judge == "probability" else []
+                if self.cfg.graded_labels:
+                    label = parse_grade(texts[key])
+                else:
+                    verdict = parse_yes_no(texts[key])
+                    label = None if verdict is None else int(verdict == "yes")
             if label is None:
                 notes.append("candidate: unreadable label")
                 label = -1
             labels.append(label)
-        fields = {"labels": labels}
+            relevant.append(p)
+        fields = {"labels": labels, "p_relevant": relevant}
         if all(label < 0 for label in labels):
             return Outcome(fields, "malformed", "no candidate label could be read", notes)
         return Outcome(fields, notes=notes)

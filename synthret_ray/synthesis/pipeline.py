@@ -123,6 +123,7 @@ class EngineActor:
             "seconds": [c.seconds for c in completions],
             "error": [c.error or "" for c in completions],
             "truncated": [c.truncated_prompt for c in completions],
+            "choice_probs": [json.dumps(c.choice_probs) if c.choice_probs else "" for c in completions],
             "worker": [self.worker] * n,
             "finished_at": [finished_at] * n,
         }
@@ -329,7 +330,8 @@ class Assembler:
         elif errors:
             status, reason, fields, notes = "error", errors[0], {}, []
         else:
-            outcome = self.task.assemble(unit, texts)
+            probs = {p["part"]: json.loads(p["choice_probs"]) for p in parts if p.get("choice_probs")}
+            outcome = self.task.assemble(unit, texts, probs)
             status, reason, fields, notes = outcome.status, outcome.reason, outcome.fields, outcome.notes
             key = self.task.dedupe_key(fields) if status == "ok" else None
             if key is not None:
@@ -465,6 +467,7 @@ def _normalized(part: dict[str, Any]) -> dict[str, Any]:
             "truncated": False,
             "worker": "vllm",
             "finished_at": 0.0,
+            "choice_probs": "",
         }
     return part
 

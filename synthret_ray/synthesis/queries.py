@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from synthret_ray.engines.base import ChatRequest, SamplingParams
 from synthret_ray.synthesis.filters import normalize, reject_reason
-from synthret_ray.synthesis.task import Outcome, Part, Task, chat
+from synthret_ray.synthesis.task import Outcome, Part, Probs, Task, chat
 
 PROMPT_VERSION = "queries-v1"
 SYSTEM = "You write short web search queries. Reply with only the query."
@@ -72,7 +72,7 @@ class QueriesTask(Task):
     def parts(self, unit: dict[str, Any]) -> list[Part]:
         return [Part("query", messages(unit["passage"]))]
 
-    def assemble(self, unit: dict[str, Any], texts: dict[str, str]) -> Outcome:
+    def assemble(self, unit: dict[str, Any], texts: dict[str, str], probs: Probs | None = None) -> Outcome:
         parsed = parse(texts["query"])
         if parsed.query is None:
             return Outcome({"query": None}, "malformed", parsed.error)

@@ -26,6 +26,11 @@ CANDIDATE_COLUMNS: dict[str, pa.DataType] = {
 }
 
 
+# Per part key, a closed answer's probability per choice (engines that expose log-probabilities; see
+# engines.base.choice_probabilities); a part without them is absent.
+Probs = dict[str, dict[str, float]]
+
+
 @dataclass(frozen=True)
 class Part:
     key: str
@@ -67,7 +72,7 @@ class Task:
     def parts(self, unit: dict[str, Any]) -> list[Part]:
         raise NotImplementedError
 
-    def assemble(self, unit: dict[str, Any], texts: dict[str, str]) -> Outcome:
+    def assemble(self, unit: dict[str, Any], texts: dict[str, str], probs: Probs | None = None) -> Outcome:
         raise NotImplementedError
 
     def skip_reason(self, unit: dict[str, Any]) -> str | None:
@@ -220,6 +225,16 @@ def parse_grade(text: str) -> int | None:
             return int(said)
     numbers = _DIGIT.findall(text)
     return int(numbers[0]) if len(numbers) == 1 and numbers[0] in GRADES else None
+
+
+def judged_probability(cfg, probs: Probs | None, key: str, choice: str) -> float | None:
+    """P(``choice``) of part ``key`` when the task judges by probability (``judge``) and the engine gave one."""
+    if cfg.judge != "probability" or not probs or key not in probs:
+        return None
+    return float(probs[key].get(choice, 0.0))
+
+
+NO_PROBABILITY = "judge: no probability, read from text"  # counted note: the engine returned no log-probabilities
 
 
 def distinct(texts: list[str]) -> list[str]:

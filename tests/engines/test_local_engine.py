@@ -48,3 +48,21 @@ def test_mixed_sampling_in_one_call_is_an_error(engine):
     b = ChatRequest([{"role": "user", "content": "hi"}], SamplingParams(max_new_tokens=5))
     with pytest.raises(ValueError, match="same sampling parameters"):
         engine.generate([a, b])
+
+
+@pytest.mark.slow
+def test_closed_answers_come_with_choice_probabilities(engine):
+    """The first generated token's log-probabilities, read as P(choice): normalised over the choices, and only for
+    requests that have choices."""
+    from synthret_ray.synthesis.task import YES_NO
+    from synthret_ray.synthesis.verify import relevance_messages
+
+    messages = relevance_messages("what makes bread rise", "Yeast releases gas that makes dough rise.", "Relevant?")
+    judged, free = engine.generate(
+        [
+            ChatRequest(messages, SamplingParams(max_new_tokens=2), YES_NO),
+            ChatRequest(messages, SamplingParams(max_new_tokens=2)),
+        ]
+    )
+    assert set(judged.choice_probs) == {"yes", "no"} and sum(judged.choice_probs.values()) == pytest.approx(1.0)
+    assert 0 < judged.choice_probs["yes"] < 1 and free.choice_probs is None

@@ -57,10 +57,43 @@ def test_sampling_maps_to_vllm_names_and_closed_answers_get_choices_and_room():
         "top_p": 0.9,
         "seed": 12,
         "structured_outputs": {"choice": ["yes", "no"]},
+        "logprobs": 20,  # the first token's alternatives: each choice's probability
     }
     free = sampling_params(sampling, 0, ["yes", "no"], structured=False)
-    assert "structured_outputs" not in free and free["max_tokens"] == 1
-    assert "structured_outputs" not in sampling_params(sampling, 0, [], structured=True)
+    assert "structured_outputs" not in free and free["max_tokens"] == 1 and free["logprobs"] == 20
+    open_ended = sampling_params(sampling, 0, [], structured=True)
+    assert "structured_outputs" not in open_ended and "logprobs" not in open_ended
+
+
+def test_choice_probabilities_from_the_first_tokens_alternatives():
+    """Ray's logprobs column (per generated token, {token_id: {logprob, rank, decoded_token}}) to P(choice):
+    " Yes" and "yes" both count for yes, "y" starts only yes, "Maybe" names no choice; normalised over the
+    choices: P(yes) = (0.5 + 0.1 + 0.05) / (0.5 + 0.1 + 0.05 + 0.2) = 0.7647."""
+    import math
+
+    from synthret_ray.engines.base import choice_probabilities
+    from synthret_ray.engines.vllm import first_token_alternatives
+
+    def entry(text, p):
+        return {"logprob": math.log(p), "rank": 1, "decoded_token": text}
+
+    logprobs = [
+        {
+            1: entry(" Yes", 0.5),
+            2: entry("yes", 0.1),
+            3: entry("y", 0.05),
+            4: entry("no", 0.2),
+            5: entry("Maybe", 0.1),
+        },
+        {6: entry("!", 0.9)},  # a later token: not the answer's first
+    ]
+    probs = choice_probabilities(first_token_alternatives(logprobs), ["yes", "no"])
+    assert probs == pytest.approx({"yes": 0.65 / 0.85, "no": 0.2 / 0.85})
+    assert choice_probabilities([("A.", math.log(0.3)), ("B", math.log(0.6))], ["A", "B"]) == pytest.approx(
+        {"A": 1 / 3, "B": 2 / 3}
+    )
+    assert choice_probabilities([("Maybe", 0.0)], ["yes", "no"]) is None  # nothing to read: the text decides
+    assert first_token_alternatives(None) == [] and first_token_alternatives([]) == []
 
 
 def test_the_choice_budget_fits_every_closed_answer_in_the_teachers_tokens():

@@ -128,8 +128,11 @@ def test_distill_then_verify_export_stage_one_training_data(ray_local, tmp_path)
     )
     assert verified.stats["this_run"]["units"] == kept
     # structured output: every verdict is exactly one of the choices, never a cut or free-text answer
-    verdicts = [json.loads(r["raw"])["verdict"] for r in RunStore(str(tmp_path / "verify")).read_rows()]
+    verified_rows = RunStore(str(tmp_path / "verify")).read_rows()
+    verdicts = [json.loads(r["raw"])["verdict"] for r in verified_rows]
     assert verdicts and set(verdicts) <= {"yes", "no"}
+    # the verdict is P(yes) read from vLLM's log-probabilities (through Ray's logprobs column) against 0.5
+    assert all(0 <= r["p_yes"] <= 1 and r["verdict"] == ("yes" if r["p_yes"] >= 0.5 else "no") for r in verified_rows)
     assert verified.exported["distill.parquet"] == verified.stats["export"]["kept_rows"] > 0
     loaded = load_training_rows(str(tmp_path / "verify" / "export" / "distill.parquet"), "distill")
     assert len(loaded.rows) == verified.exported["distill.parquet"]
@@ -154,6 +157,9 @@ def test_prefer_compares_dense_top_k_in_both_orders(ray_local, tmp_path):
     assert sorted(json.loads(row["raw"])) == sorted(["0-1", "1-0", "0-2", "2-0", "1-2", "2-1"])
     assert set(json.loads(row["raw"]).values()) <= {"A", "B"}  # held to the choices by structured output
     assert len(row["winner"]) == 3
+    # each pair's P(first wins), from both orders' answer probabilities, decides it beyond 0.5 +- 0.1
+    for p_first, winner in zip(row["p_first"], row["winner"], strict=True):
+        assert winner == ("first" if p_first > 0.6 else "second" if p_first < 0.4 else "tie")
     decided = sum(w in ("first", "second") for w in row["winner"])
     assert result.exported["align.parquet"] == decided
 

@@ -73,10 +73,10 @@ def test_distill_without_usable_positive_is_malformed_and_keeps_its_reason():
 def test_verify_yes_keeps_the_positive_and_no_relabels_it_as_negative():
     """Pins the export after verification: a rejected p+ leaves p_i and q_cot as positives (it left q_cot alone
     before) and becomes the first hard negative."""
-    task = make_task(cfg("verify", input={"data": "unused", "source_run": "unused"}))
+    task = make_task(cfg("verify", input={"data": "unused", "source_run": "unused"}, judge="text"))
     row = {"query": QUERY, "cot_query": "cot", "positive": POSITIVE, "negatives": [NEGATIVE_1]}
     row["known_positives"] = [SOURCE]
-    assert task.assemble(row, {"verdict": "Yes."}).fields == {"verdict": "yes"}
+    assert task.assemble(row, {"verdict": "Yes."}).fields == {"verdict": "yes", "p_yes": None}
     assert task.assemble(row, {"verdict": "maybe"}).status == "malformed"
     files = task.export([{**row, "verdict": "yes"}, {**row, "verdict": "no"}])["distill.parquet"]
     assert files[0] == {"query": QUERY, "positives": [SOURCE, POSITIVE, "cot"], "negatives": [NEGATIVE_1]}
@@ -103,7 +103,7 @@ def test_graded_labels_are_the_levels_and_one_usable_level_is_filtered():
 
 
 def test_label_builds_lce_groups_from_relevant_and_irrelevant_candidates():
-    task = make_task(cfg("label"))
+    task = make_task(cfg("label", judge="text"))
     unit = {
         "id": "u",
         "query_id": "q",
@@ -112,7 +112,7 @@ def test_label_builds_lce_groups_from_relevant_and_irrelevant_candidates():
         "documents": [POSITIVE, NEGATIVE_1, NEGATIVE_2],
     }
     out = task.assemble(unit, {"c0": "yes", "c1": "No", "c2": "hmm"})
-    assert out.fields == {"labels": [1, 0, -1]}
+    assert out.fields == {"labels": [1, 0, -1], "p_relevant": [None, None, None]}
     assert out.notes == ["candidate: unreadable label"]
     groups = task.export([{**unit, **out.fields}])["reranker.parquet"]
     assert groups == [{"query": QUERY, "positive": POSITIVE, "negatives": [NEGATIVE_1]}]
@@ -120,12 +120,12 @@ def test_label_builds_lce_groups_from_relevant_and_irrelevant_candidates():
     said_no = task.assemble(unit, {"c0": "no", "c1": "no", "c2": "no"}).fields
     groups = task.export([{**unit, **said_no, "known_positives": [POSITIVE]}])["reranker.parquet"]
     assert groups == [{"query": QUERY, "positive": POSITIVE, "negatives": [NEGATIVE_1, NEGATIVE_2]}]
-    graded = make_task(cfg("label", graded_labels=True))
-    assert graded.assemble(unit, {"c0": "3", "c1": "1", "c2": "2"}).fields == {"labels": [3, 1, 2]}
+    graded = make_task(cfg("label", graded_labels=True, judge="text"))
+    assert graded.assemble(unit, {"c0": "3", "c1": "1", "c2": "2"}).fields["labels"] == [3, 1, 2]
 
 
 def test_prefer_asks_both_orders_and_marks_disagreement_as_tie():
-    task = make_task(cfg("prefer"))
+    task = make_task(cfg("prefer", judge="text"))
     docs = ["d0 text", "d1 text", "d2 text"]
     unit = {"id": "u", "query_id": "q", "query": QUERY, "doc_ids": ["a", "b", "c"], "documents": docs}
     keys = [p.key for p in task.parts(unit)]
@@ -138,6 +138,61 @@ def test_prefer_asks_both_orders_and_marks_disagreement_as_tie():
     assert rows == [{"query_id": "q", "query": QUERY, "preferred": "d0 text", "rejected": "d1 text"}]
     second = task.assemble(unit, {**texts, "0-1": "Passage B", "1-0": "Passage A"})
     assert second.fields["winner"][0] == "second"
+
+
+def test_verify_decides_by_the_probability_of_yes():
+    """judge=probability: the verdict is P(yes) against judge_threshold, whatever word was sampled; without
+    probabilities (an engine that gives none) the text decides and the row says so."""
+    task = make_task(cfg("verify", input={"data": "unused", "source_run": "unused"}, judge_threshold=0.3))
+    row = {"query": QUERY, "cot_query": None, "positive": POSITIVE, "negatives": [], "known_positives": []}
+    said_no = task.assemble(row, {"verdict": "no"}, {"verdict": {"yes": 0.35, "no": 0.65}})
+    assert said_no.fields == {"verdict": "yes", "p_yes": 0.35}
+    below = task.assemble(row, {"verdict": "yes"}, {"verdict": {"yes": 0.25, "no": 0.75}})
+    assert below.fields == {"verdict": "no", "p_yes": 0.25}
+    from_text = task.assemble(row, {"verdict": "yes"}, {})
+    assert from_text.fields == {"verdict": "yes", "p_yes": None}
+    assert "judge: no probability, read from text" in from_text.notes
+    question = make_task(cfg("verify", input={"data": "unused", "source_run": "unused"}, judge_question="Same topic?"))
+    messages = question.parts(row)[0].messages
+    assert [m["content"].endswith("Same topic?") for m in messages if m["role"] == "user"] == [True] * 3
+
+
+def test_label_by_probability_thresholds_p_yes_and_takes_the_expected_grade():
+    unit = {"id": "u", "query_id": "q", "query": QUERY, "doc_ids": ["a", "b"], "documents": [POSITIVE, NEGATIVE_1]}
+    task = make_task(cfg("label", judge_threshold=0.6))
+    probs = {"c0": {"yes": 0.7, "no": 0.3}, "c1": {"yes": 0.55, "no": 0.45}}
+    out = task.assemble(unit, {"c0": "no", "c1": "yes"}, probs)
+    assert out.fields == {"labels": [1, 0], "p_relevant": [0.7, 0.55]}
+    graded = make_task(cfg("label", graded_labels=True))
+    # expected grades: 0*0.1 + 1*0.2 + 2*0.3 + 3*0.4 = 2.0 -> 2;  0.6*0 + 0.3*1 + 0.1*2 = 0.5 -> 0 (round half even)
+    probs = {"c0": {"0": 0.1, "1": 0.2, "2": 0.3, "3": 0.4}, "c1": {"0": 0.6, "1": 0.3, "2": 0.1, "3": 0.0}}
+    out = graded.assemble(unit, {"c0": "1", "c1": "3"}, probs)
+    assert out.fields["labels"] == [2, 0]
+    assert out.fields["p_relevant"] == pytest.approx([0.7, 0.1])
+
+
+def test_prefer_by_probability_averages_both_orders_and_ties_inside_the_margin():
+    task = make_task(cfg("prefer", prefer_margin=0.1))
+    unit = {"id": "u", "query_id": "q", "query": QUERY, "doc_ids": ["a", "b", "c"], "documents": ["x", "y", "z"]}
+    probs = {
+        # 0 vs 1: P(0 wins) = (0.9 + 0.7) / 2 = 0.8 -> first
+        "0-1": {"A": 0.9, "B": 0.1}, "1-0": {"A": 0.3, "B": 0.7},
+        # 0 vs 2: a judge that says A whatever the order: (0.9 + 0.1) / 2 = 0.5 -> tie
+        "0-2": {"A": 0.9, "B": 0.1}, "2-0": {"A": 0.9, "B": 0.1},
+        # 1 vs 2: (0.2 + 0.3) / 2 = 0.25 -> second
+        "1-2": {"A": 0.2, "B": 0.8}, "2-1": {"A": 0.7, "B": 0.3},
+    }  # fmt: skip
+    out = task.assemble(unit, dict.fromkeys(probs, "A"), probs)
+    assert out.fields["winner"] == ["first", "tie", "second"]
+    assert out.fields["p_first"] == pytest.approx([0.8, 0.5, 0.25])
+
+
+def test_probability_judging_is_refused_for_openai_endpoints():
+    openai = {"kind": "openai", "model": "m", "base_url": "http://localhost:1/v1"}
+    with pytest.raises(ValueError, match="judge: 'probability' .* engine.kind=openai .* set judge=text"):
+        cfg("label", engine=openai)
+    assert cfg("label", engine=openai, judge="text").judge == "text"
+    assert cfg("queries", input={"data": "unused"}, engine=openai).judge == "probability"  # not a judging task
 
 
 def test_queries_parse_filter_and_export_beir_files():
