@@ -55,6 +55,87 @@ RECIPE_CONFIGS = {
 }
 # Recipes run with fixed overrides of their config, in a run folder of their own.
 VARIANTS = {"reranker-dense": ["first_stage.retriever=dense", "first_stage.model=minilm"]}
+# What 2 CPU cores allow: one written negative per query; pairwise preferences (6 prompts per query at k=3) for a
+# seeded sample of 300 training queries.
+PROTOCOL_OVERRIDES = {
+    "syntriever": [
+        "synthesis.distill.negatives=1",
+        "synthesis.prefer.candidates.k=3",
+        "synthesis.prefer.input.limit=300",
+    ]
+}
+# The style of each dataset's queries, told to the teacher as Promptagator does (an instruction and two worked
+# examples, written here, never taken from the datasets' queries); verify and label ask the matching question.
+STYLES: dict[str, dict] = {
+    "cranfield": {
+        "query_instruction": "You write the question an aeronautical engineer would ask to find this paper. "
+        "Reply with only the question.",
+        "query_examples": [
+            {
+                "passage": "the effect of wing sweep on the lift of delta wings at low speeds . experiments in a "
+                "low-speed tunnel show that increasing the sweep of a delta wing reduces its lift-curve slope and "
+                "delays the stall .",
+                "query": "how does wing sweep change the lift and the stall of a delta wing at low speed?",
+            },
+            {
+                "passage": "heat transfer to a cylinder in hypersonic flow . measurements of the heat transfer "
+                "rate around a circular cylinder at mach 8 are compared with laminar boundary layer theory .",
+                "query": "what heat transfer rates occur on a cylinder in hypersonic flow, and does laminar "
+                "theory predict them?",
+            },
+        ],
+    },
+    "cisi": {
+        "query_instruction": "You write the question a library and information science researcher would ask to "
+        "find this article. Reply with only the question.",
+        "query_examples": [
+            {
+                "passage": "A survey of forty university libraries found that users of online catalogues rarely "
+                "look beyond the first screen of results, and most searches use a single subject word.",
+                "query": "how do people search online library catalogues, and how many results do they read?",
+            },
+            {
+                "passage": "Citation counts of chemistry journals were used to decide which subscriptions a "
+                "small college library should keep when its budget was cut.",
+                "query": "how can citation data help a library decide which journal subscriptions to keep?",
+            },
+        ],
+    },
+    "scifact": {
+        "query_instruction": "You write a short scientific claim that this abstract supports or refutes. Reply "
+        "with only the claim.",
+        "query_examples": [
+            {
+                "passage": "In a trial of 2,000 adults over 70, daily vitamin D supplements for three years did "
+                "not change the rate of falls compared with placebo.",
+                "query": "Vitamin D supplements reduce falls in older adults.",
+            },
+            {
+                "passage": "Mice lacking the Fto gene were leaner than wild-type mice and spent more energy at "
+                "rest, although they ate more.",
+                "query": "Loss of Fto reduces body fat in mice.",
+            },
+        ],
+        "judge_question": "Could the passage support or refute the claim?",
+    },
+    "medquad": {
+        "query_instruction": "You write the question a patient would ask that this passage answers. Reply with "
+        "only the question.",
+        "query_examples": [
+            {
+                "passage": "Shingles is a painful rash caused by the varicella-zoster virus, the same virus "
+                "that causes chickenpox. It can come back years after a person had chickenpox.",
+                "query": "What causes shingles?",
+            },
+            {
+                "passage": "Iron deficiency anemia is treated with iron supplements and with foods rich in iron, "
+                "and by finding and treating the cause of the blood loss.",
+                "query": "How is iron deficiency anemia treated?",
+            },
+        ],
+    },
+}
+JUDGING = {"syntriever": ["verify"], "reranker": ["label"], "reranker-dense": ["label"], "sycl": []}
 # Tasks whose long outputs the --writer model writes (the --teacher writes queries and judges).
 WRITER_TASKS = {"sycl": ["graded"], "syntriever": ["distill"], "reranker": [], "reranker-dense": []}
 # The recipe's final student: the system each case compares with zero-shot MiniLM.
@@ -79,10 +160,19 @@ def run_recipe(dataset: str, recipe: str, args: argparse.Namespace, queries: Pat
         *([f"test_max_queries={TEST_SAMPLE[dataset]}"] if dataset in TEST_SAMPLE else []),
         f"teacher.model={args.teacher}",
         *(f"synthesis.{task}.engine.model={args.writer}" for task in WRITER_TASKS[recipe]),
+        *PROTOCOL_OVERRIDES.get(recipe, []),
         *VARIANTS.get(recipe, []),
         *(value.split(":", 1)[-1] for value in args.set if ":" not in value or value.startswith(f"{recipe}:")),
     ]
-    command = [sys.executable, "-m", "synthret_ray.cli", "run", "--config", str(RECIPE_CONFIGS[recipe]), "-q"]
+    command = [
+        sys.executable,
+        "-m",
+        "synthret_ray.cli",
+        "run",
+        "--config",
+        str(styled_config(dataset, recipe, args)),
+        "-q",
+    ]
     command += overrides
     print("$ " + " ".join(command), flush=True)
     log = run_dir.parent / f"{recipe}.log"
@@ -93,6 +183,24 @@ def run_recipe(dataset: str, recipe: str, args: argparse.Namespace, queries: Pat
         print(f"  failed (exit {done.returncode}); see {log}", flush=True)
         return {}
     return json.loads((run_dir / "summary.json").read_text())
+
+
+def styled_config(dataset: str, recipe: str, args: argparse.Namespace) -> Path:
+    """The recipe's config with the dataset's query style (``STYLES``), written beside the run folder."""
+    import yaml
+
+    config = yaml.safe_load(RECIPE_CONFIGS[recipe].read_text())
+    style = STYLES.get(dataset, {})
+    synthesis = config.setdefault("synthesis", {})
+    queries = {k: v for k, v in style.items() if k.startswith("query_")}
+    if queries:
+        synthesis.setdefault("queries", {}).update(queries)
+    for task in JUDGING[recipe] if "judge_question" in style else []:
+        synthesis.setdefault(task, {})["judge_question"] = style["judge_question"]
+    out = Path(args.run_root) / dataset / f"{recipe}.yaml"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(yaml.safe_dump(config, sort_keys=False))
+    return out
 
 
 def generated_queries(dataset: str, recipes: list[str], args: argparse.Namespace) -> Path | None:

@@ -64,6 +64,8 @@ class FilterConfig(StrictModel):
 # task never invalidates the finished run of another.
 TASK_FIELDS: dict[str, set[str]] = {
     "per_passage": {"queries"},
+    "query_instruction": {"queries"},
+    "query_examples": {"queries"},
     "negatives": {"distill"},
     "levels": {"graded"},
     "judged_in_list": {"graded"},
@@ -77,6 +79,11 @@ TASK_FIELDS: dict[str, set[str]] = {
 JUDGING_TASKS = ("verify", "label", "prefer")
 
 
+class QueryExample(StrictModel):
+    passage: str = Field(min_length=1)
+    query: str = Field(min_length=1)
+
+
 class SynthesisConfig(StrictModel):
     task: Literal["queries", "distill", "verify", "graded", "label", "prefer"]
     input: InputConfig
@@ -84,6 +91,18 @@ class SynthesisConfig(StrictModel):
     engine: EngineConfig = Field(default_factory=VLLMEngineConfig)
     sampling: SamplingConfig = SamplingConfig()
     per_passage: int = Field(1, gt=0, description="queries: queries generated per passage.")
+    query_instruction: str | None = Field(
+        None,
+        min_length=1,
+        description="queries: the system message, in the style of the queries to serve (null: short web search "
+        "queries).",
+    )
+    query_examples: list[QueryExample] | None = Field(
+        None,
+        min_length=1,
+        description="queries: worked (passage, query) examples in that style, shown as previous chat turns (null: "
+        "two web-search examples). Write them yourself; never take them from the test queries.",
+    )
     negatives: int = Field(2, gt=0, description="distill: plausibly irrelevant passages per query.")
     levels: list[int] = Field([3, 2, 1, 0], description="graded: relevance levels to write, 3 (answers) to 0.")
     judged_in_list: bool = Field(

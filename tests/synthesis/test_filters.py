@@ -62,3 +62,37 @@ def test_copies_of_the_prompts_worked_examples_are_filtered():
     graded = task("graded", levels=[3, 0])
     out = graded.assemble({"query": "why is jupiter big"}, {"level_3": EXAMPLES[3], "level_0": EXAMPLES[0]})
     assert out.status == "filtered" and out.notes == ["level_3: example_copy", "level_0: example_copy"]
+
+
+def test_a_query_sharing_a_technical_passages_terms_is_not_an_echo_but_its_copied_title_is():
+    """Pins the query echo for technical corpora: any shared 3-word run counted before, which dropped 313 of 458
+    Cranfield queries written by Qwen2.5-Coder-1.5B, most of them good ("pressure distribution on a flat plate")."""
+    passage = (
+        "pressure distribution induced on a flat plate at a free-stream mach number of 1.39 by rockets exhausting "
+        "upstream and downstream . pressure distribution induced on a flat plate at a free-stream mach number of "
+        "1.39 by rockets exhausting upstream and downstream . an experimental investigation was made ."
+    )
+    assert reject_reason("pressure distribution on a flat plate", passage, 24) is None
+    title = "tunnel interference effects . tunnel interference effects . the problems of solid blockage are reviewed ."
+    assert reject_reason("tunnel interference effects", title, 24) == "echo"  # the title, copied
+    assert reject_reason("flat plate at a free-stream mach number of 1.39", passage, 24) == "echo"  # 8 words verbatim
+
+
+def test_query_instruction_and_examples_replace_the_web_search_ones():
+    from synthret_ray.synthesis.config import SynthesisConfig
+    from synthret_ray.synthesis.pipeline import make_task
+
+    example = {"passage": "Wing sweep delays the stall of delta wings.", "query": "how does sweep change the stall?"}
+    cfg = SynthesisConfig(
+        task="queries",
+        input={"data": "d"},
+        output_dir="o",
+        query_instruction="Ask a question.",
+        query_examples=[example],
+    )
+    messages = make_task(cfg).parts({"passage": "Heat transfer to a cylinder."})[0].messages
+    assert messages[0] == {"role": "system", "content": "Ask a question."}
+    assert [m["content"] for m in messages[1:3]] == [f"Passage: {example['passage']}\nQuery:", example["query"]]
+    assert len(messages) == 4  # one worked example, then the passage
+    # the worked example's own query is an example copy, as the default ones are
+    assert make_task(cfg).assemble({"passage": "Heat."}, {"query": example["query"]}).reason == "example_copy"
