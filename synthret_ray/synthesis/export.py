@@ -54,6 +54,8 @@ def export_run(
         before = len(kept)
         kept = round_trip(cfg, kept)
         notes["round_trip_dropped"] = before - len(kept)
+    if (judge := task.judge_report(kept)) is not None:
+        notes["judge"] = judge
     files = task.export(sorted(kept, key=lambda r: r["id"]))
     for name, file_rows in files.items():
         fs.write_bytes(store.path("export", *name.split("/")), _encode(name, file_rows))

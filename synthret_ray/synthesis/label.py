@@ -101,6 +101,35 @@ class LabelTask(CandidateTask):
             return Outcome(fields, "malformed", "no candidate label could be read", notes)
         return Outcome(fields, notes=notes)
 
+    def judge_report(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        """The judge against what is known: a query's judged passages (the passage a generated query was written
+        from) among its candidates should be called relevant and outscore the other candidates (mostly not
+        relevant): ``known_judged_relevant`` is the share that were, ``auc_known_vs_other`` the probability that a
+        known positive outscores another read candidate of its query (by P(relevant), else by label)."""
+        threshold = RELEVANT_GRADE if self.cfg.graded_labels else 1
+        hits, wins, pairs, judged = [], 0.0, 0, []
+        for row in rows:
+            known = set(row.get("known_positives") or [])
+            probs = row.get("p_relevant") or [None] * len(row["labels"])
+            read = [
+                (label if p is None else p, doc in known, label)
+                for doc, label, p in zip(row["documents"], row["labels"], probs, strict=True)
+                if label >= 0
+            ]
+            judged += [label >= threshold for _, _, label in read]
+            hits += [label >= threshold for _, is_known, label in read if is_known]
+            for positive in [score for score, is_known, _ in read if is_known]:
+                for other in [score for score, is_known, _ in read if not is_known]:
+                    pairs += 1
+                    wins += 1.0 if positive > other else 0.5 if positive == other else 0.0
+        return {
+            "candidates": len(judged),
+            "share_relevant": round(sum(judged) / len(judged), 4) if judged else None,
+            "known_positives_in_candidates": len(hits),
+            "known_judged_relevant": round(sum(hits) / len(hits), 4) if hits else None,
+            "auc_known_vs_other": round(wins / pairs, 4) if pairs else None,
+        }
+
     def export(self, rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
         threshold = RELEVANT_GRADE if self.cfg.graded_labels else 1
         groups = []

@@ -99,6 +99,18 @@ class PreferTask(CandidateTask):
             return Outcome(fields, "malformed", "no comparison could be read", notes)
         return Outcome(fields, notes=notes)
 
+    def judge_report(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        winners = [w for row in rows for w in row["winner"]]
+        confidence = [abs(p - 0.5) for row in rows for p in row.get("p_first") or [] if p is not None]
+        return {
+            "pairs": len(winners),
+            **{
+                f"share_{w}": round(winners.count(w) / len(winners), 4) if winners else None
+                for w in ("first", "second", "tie", "unknown")
+            },
+            "mean_confidence": round(sum(confidence) / len(confidence), 4) if confidence else None,
+        }
+
     def export(self, rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
         out = []
         for row in rows:

@@ -75,6 +75,10 @@ class Task:
     def assemble(self, unit: dict[str, Any], texts: dict[str, str], probs: Probs | None = None) -> Outcome:
         raise NotImplementedError
 
+    def judge_report(self, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """How the judge decided over the kept rows (judging tasks), for the run's stats.json; None: not a judge."""
+        return None
+
     def skip_reason(self, unit: dict[str, Any]) -> str | None:
         """Why a unit cannot make a prompt; such a unit is recorded as filtered without an engine call."""
         return "empty_input" if "query" in unit and not unit["query"].strip() else None

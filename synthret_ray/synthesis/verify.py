@@ -68,5 +68,13 @@ class VerifyTask(Task):
             return Outcome({"verdict": None, "p_yes": None}, "malformed", "verdict: neither yes nor no", notes)
         return Outcome({"verdict": verdict, "p_yes": p_yes}, notes=[*notes, f"verdict: {verdict}"])
 
+    def judge_report(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        probs = [r["p_yes"] for r in rows if r.get("p_yes") is not None]
+        return {
+            "rows": len(rows),
+            "share_yes": round(sum(r["verdict"] == "yes" for r in rows) / len(rows), 4) if rows else None,
+            "mean_p_yes": round(sum(probs) / len(probs), 4) if probs else None,
+        }
+
     def export(self, rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
         return {"distill.parquet": training_rows(rows, lambda row: row["verdict"] == "yes")}

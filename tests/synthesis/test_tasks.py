@@ -276,3 +276,24 @@ def test_limit_draws_a_seeded_sample_of_passages_not_the_first_ones(tmp_path):
     first = sampled(0)
     assert len(first) == 5 and first != sorted(corpus)[:5] and first == sorted(first)  # file order kept
     assert sampled(0) == first and sampled(1) != first
+
+
+def test_judge_reports_measure_the_label_judge_against_known_positives():
+    """stats.json's judge entry: the share of known positives (the passage a query was written from) judged
+    relevant, and the AUC of known positives against the other candidates: pairs (0.7 vs 0.2) win, (0.7 vs 0.9)
+    lose, (0.4 vs 0.2) win, (0.4 vs 0.9) lose -> 2 of 4 = 0.5."""
+    task = make_task(cfg("label"))
+    rows = [
+        {"documents": ["k", "x", "y"], "labels": [1, 0, 1], "p_relevant": [0.7, 0.2, 0.9], "known_positives": ["k"]},
+        {"documents": ["x", "k2", "y"], "labels": [0, 0, 1], "p_relevant": [0.2, 0.4, 0.9], "known_positives": ["k2"]},
+    ]
+    report = task.judge_report(rows)
+    assert report == {
+        "candidates": 6,
+        "share_relevant": 0.5,
+        "known_positives_in_candidates": 2,
+        "known_judged_relevant": 0.5,
+        "auc_known_vs_other": 0.5,
+    }
+    prefer = make_task(cfg("prefer")).judge_report([{"winner": ["first", "tie"], "p_first": [0.8, 0.5]}])
+    assert prefer["share_first"] == prefer["share_tie"] == 0.5 and prefer["mean_confidence"] == 0.15
