@@ -194,12 +194,9 @@ class RecipeRun:
     def fit_batch(self, name: str, cfg: TrainConfig) -> TrainConfig:
         """A weak teacher can leave fewer rows than one global batch: the stage then trains on all of them in one
         smaller batch (said in the log and the stage summary) rather than failing the recipe."""
-        import pyarrow.parquet as pq
-
-        if not fs.exists(cfg.train_data):
+        rows = _train_rows(cfg)
+        if rows is None:
             return cfg  # the trainer names the missing file
-        filesystem, path = fs.resolve(cfg.train_data)
-        rows = pq.read_metadata(path, filesystem=filesystem).num_rows
         workers = cfg.scaling.num_workers
         if not workers <= rows < cfg.optim.batch_size * workers:
             return cfg
@@ -226,6 +223,8 @@ class RecipeRun:
         from synthret_ray.training.trainer import train
 
         cfg = self.fit_batch(name, cfg)
+        if note := few_rows_note(name, _train_rows(cfg), cfg.model):
+            self.log(note)
 
         def run() -> dict[str, Any]:
             result = train(cfg)
@@ -418,6 +417,30 @@ def evaluation_stem(system: str) -> str:
 
 # Below this share of kept rows the log says so: the recipe goes on, but the user should know what it trains on.
 LOW_YIELD = 0.5
+# Below this many training rows a student seldom moves from its starting model: the SmolLM2 runs of 16-48 rows
+# (make demo, benchmarks/quality.py protocol v1) ended within noise of zero-shot MiniLM or below it, 0 of 15 cases
+# significantly above.
+FEW_ROWS = 100
+
+
+def _train_rows(cfg: TrainConfig) -> int | None:
+    import pyarrow.parquet as pq
+
+    if not fs.exists(cfg.train_data):
+        return None
+    filesystem, path = fs.resolve(cfg.train_data)
+    return pq.read_metadata(path, filesystem=filesystem).num_rows
+
+
+def few_rows_note(stage: str, rows: int | None, model: str) -> str | None:
+    """Said before training: a stage with fewer than ``FEW_ROWS`` rows is not expected to improve its model."""
+    if rows is None or rows >= FEW_ROWS:
+        return None
+    return (
+        f"[{stage}] the teacher left {rows} training rows, fewer than {FEW_ROWS}: too few to expect {model} to "
+        "improve (dev checkpoint selection keeps the starting model when training does not help). A larger teacher "
+        "(teacher.model=qwen-coder-1.5b after `make teachers`) or more passages keep more"
+    )
 
 
 def low_yield_note(stage: str, statuses: dict[str, int], reasons: dict[str, int]) -> str | None:

@@ -376,6 +376,14 @@ def test_a_stage_that_keeps_under_half_its_rows_says_what_it_lost():
     assert "most lost to error (3)." in low_yield_note("label", {"ok": 1, "error": 3}, {})
 
 
+def test_a_stage_with_too_few_rows_says_so_before_training():
+    from synthret_ray.pipeline.runner import FEW_ROWS, few_rows_note
+
+    note = few_rows_note("listwise", 16, "minilm")
+    assert note.startswith("[listwise] the teacher left 16 training rows, fewer than 100: too few to expect minilm")
+    assert few_rows_note("listwise", FEW_ROWS, "minilm") is None and few_rows_note("stage1", None, "minilm") is None
+
+
 def test_a_reranker_below_its_first_stage_on_dev_says_so():
     from synthret_ray.pipeline.runner import below_first_stage_note
 
