@@ -55,6 +55,16 @@ RECIPE_CONFIGS = {
 }
 # Recipes run with fixed overrides of their config, in a run folder of their own.
 VARIANTS = {"reranker-dense": ["first_stage.retriever=dense", "first_stage.model=minilm"]}
+# Every recipe: questions of up to 40 words (Qwen-1.5B's questions about Cranfield papers ran past 32 tokens for
+# 15 of 66 passages), and Promptagator's round trip: a query is kept only if zero-shot MiniLM ranks its source
+# passage in its top 20 (it drops generic ones: "what is the purpose of this paper?").
+QUERIES = [
+    "synthesis.queries.sampling.max_new_tokens=64",
+    "synthesis.queries.filters.max_query_words=40",
+    "synthesis.queries.filters.round_trip.retriever=dense",
+    "synthesis.queries.filters.round_trip.model=minilm",
+    "synthesis.queries.filters.round_trip.k=20",
+]
 # What 2 CPU cores allow: one written negative per query; pairwise preferences (6 prompts per query at k=3) for a
 # seeded sample of 300 training queries.
 PROTOCOL_OVERRIDES = {
@@ -160,6 +170,7 @@ def run_recipe(dataset: str, recipe: str, args: argparse.Namespace, queries: Pat
         *([f"test_max_queries={TEST_SAMPLE[dataset]}"] if dataset in TEST_SAMPLE else []),
         f"teacher.model={args.teacher}",
         *(f"synthesis.{task}.engine.model={args.writer}" for task in WRITER_TASKS[recipe]),
+        *QUERIES,
         *PROTOCOL_OVERRIDES.get(recipe, []),
         *VARIANTS.get(recipe, []),
         *(value.split(":", 1)[-1] for value in args.set if ":" not in value or value.startswith(f"{recipe}:")),

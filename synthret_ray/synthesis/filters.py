@@ -20,19 +20,21 @@ def normalize(text: str) -> str:
     return " ".join(WORD.findall(text.lower()))
 
 
-def is_echo(output: str, source: str, min_words: int = 8, max_ratio: float = 0.8) -> bool:
-    """The output copies the source: it holds a run of ``min_words`` of the source's words verbatim, or it is
-    nearly one of the source's sentences (difflib ratio above ``max_ratio``; a copied title is one). Shorter shared
-    runs are not echoes: a good query about a technical passage shares its terms ("pressure distribution on a flat
-    plate" for a passage titled "pressure distribution induced on a flat plate at a free-stream mach number of
-    1.39 by rockets ...")."""
+def is_echo(output: str, source: str, max_copied: float = 0.75, max_ratio: float = 0.9) -> bool:
+    """The output is mostly a verbatim piece of the source: its longest run of words found verbatim in the source
+    covers more than ``max_copied`` of its words (3 words at least), or it is nearly one of the source's sentences
+    (difflib ratio above ``max_ratio``; a copied title is one). A query that shares a technical passage's terms is
+    not an echo ("pressure distribution on a flat plate" for a passage titled "pressure distribution induced on a
+    flat plate at a free-stream mach number of 1.39 ...", nor a title turned into a question)."""
     out, src = normalize(output), normalize(source)
     if not out:
         return False
-    words = out.split()
-    if len(words) >= min_words and any(
-        " ".join(words[i : i + min_words]) in src for i in range(len(words) - min_words + 1)
-    ):
+    words, padded = out.split(), f" {src} "
+    longest = 0
+    for start in range(len(words)):
+        while start + longest < len(words) and f" {' '.join(words[start : start + longest + 1])} " in padded:
+            longest += 1
+    if longest >= 3 and longest > max_copied * len(words):
         return True
     sentences = [normalize(s) for s in re.split(r"(?<=[.!?])\s+", source) if s.strip()]
     return any(SequenceMatcher(None, out, s).ratio() > max_ratio for s in sentences)

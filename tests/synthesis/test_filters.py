@@ -66,7 +66,8 @@ def test_copies_of_the_prompts_worked_examples_are_filtered():
 
 def test_a_query_sharing_a_technical_passages_terms_is_not_an_echo_but_its_copied_title_is():
     """Pins the query echo for technical corpora: any shared 3-word run counted before, which dropped 313 of 458
-    Cranfield queries written by Qwen2.5-Coder-1.5B, most of them good ("pressure distribution on a flat plate")."""
+    Cranfield queries written by Qwen2.5-Coder-1.5B, most of them good ("pressure distribution on a flat plate");
+    now the copied share of the query decides."""
     passage = (
         "pressure distribution induced on a flat plate at a free-stream mach number of 1.39 by rockets exhausting "
         "upstream and downstream . pressure distribution induced on a flat plate at a free-stream mach number of "
@@ -75,7 +76,9 @@ def test_a_query_sharing_a_technical_passages_terms_is_not_an_echo_but_its_copie
     assert reject_reason("pressure distribution on a flat plate", passage, 24) is None
     title = "tunnel interference effects . tunnel interference effects . the problems of solid blockage are reviewed ."
     assert reject_reason("tunnel interference effects", title, 24) == "echo"  # the title, copied
-    assert reject_reason("flat plate at a free-stream mach number of 1.39", passage, 24) == "echo"  # 8 words verbatim
+    assert reject_reason("flat plate at a free-stream mach number of 1.39", passage, 24) == "echo"  # all verbatim
+    question = "what is the pressure distribution induced on a flat plate by rockets exhausting upstream?"
+    assert reject_reason(question, passage, 24) is None  # its longest copied run: 7 of 15 words
 
 
 def test_query_instruction_and_examples_replace_the_web_search_ones():
