@@ -37,6 +37,7 @@ from pathlib import Path
 
 from _common import SHARED_DATASETS
 
+from synthret_ray.evaluation.metrics import paired_t_test
 from synthret_ray.evaluation.runner import output_paths
 from synthret_ray.pipeline.runner import evaluation_stem
 
@@ -240,19 +241,10 @@ def zero_shot(dataset: str, args: argparse.Namespace) -> dict:
 
 def paired_test(system: Path, baseline: Path) -> float:
     """p-value of a paired two-sided t-test on per-query nDCG@10 (both runs score the same judged queries)."""
-    from scipy.stats import ttest_rel
-
-    def scores(path: Path) -> dict[str, float]:
-        rows = (json.loads(line) for line in path.read_text().splitlines())
-        return {row["query_id"]: row["ndcg_at_10"] for row in rows}
-
-    ours, theirs = scores(system), scores(baseline)
-    if ours.keys() != theirs.keys():
-        sys.exit(f"{system} and {baseline} score different queries")
-    queries = sorted(ours)
-    if all(ours[q] == theirs[q] for q in queries):
-        return 1.0  # the same ranking quality on every query (a reranker given weight 0): t is undefined
-    return float(ttest_rel([ours[q] for q in queries], [theirs[q] for q in queries]).pvalue)
+    try:
+        return paired_t_test(system, baseline)
+    except ValueError as exc:
+        sys.exit(str(exc))
 
 
 def stage_costs(summary: dict) -> dict[str, dict]:

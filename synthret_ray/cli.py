@@ -1,4 +1,4 @@
-"""The ``synthret`` command line: ``run``, ``synthesize``, ``train``, ``eval``,
+"""The ``synthret`` command line: ``run``, ``report``, ``synthesize``, ``train``, ``eval``,
 ``data validate|download|export-pairs``, ``demo``.
 
 Every command that takes ``--config FILE`` also takes dotted ``key.sub=value`` overrides as trailing
@@ -123,6 +123,20 @@ def print_summary(summary: dict) -> None:
         )
     console.print(table)
     console.print(f"plots: {', '.join(summary.get('plots', []))}", soft_wrap=True)
+    if summary.get("report"):
+        console.print(f"report: {summary['report']}", soft_wrap=True)
+
+
+@app.command("report")
+def report_command(run_dir: Annotated[str, typer.Argument(help="A `synthret run` folder (local, s3://).")]) -> None:
+    """Rebuild a run folder's report.html: stages, test metrics with p-values, plots, samples of the teacher's rows."""
+    from synthret_ray.data import fs
+    from synthret_ray.pipeline.report import write_report
+
+    if not fs.exists(fs.join(run_dir, "summary.json")):
+        console.print(f"{run_dir}: no summary.json (is it a finished `synthret run` folder?)", style="red")
+        raise typer.Exit(code=2)
+    console.print(write_report(run_dir), soft_wrap=True)
 
 
 @app.command("tune")

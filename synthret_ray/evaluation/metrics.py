@@ -8,6 +8,8 @@ Averages are over every judged query; a query absent from the run scores 0 (BEIR
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytrec_eval
 
 Run = dict[str, dict[str, float]]
@@ -43,3 +45,24 @@ def evaluate_run(qrels: Qrels, run: Run) -> tuple[dict[str, float], dict[str, di
     n = len(per_query)
     mean = {name: (sum(v[name] for v in per_query.values()) / n if n else 0.0) for name in METRIC_NAMES}
     return mean, per_query
+
+
+def paired_t_test(system: str | Path, baseline: str | Path, metric: str = "ndcg_at_10") -> float:
+    """p-value of a paired two-sided t-test (scipy's ``ttest_rel``) on the per-query ``metric`` of two runs'
+    ``.per_query.jsonl`` files, which must score the same queries; 1.0 when every query scores the same (t is
+    undefined: a reranker given weight 0 returns its first stage's ranking)."""
+    import json
+
+    from scipy.stats import ttest_rel
+
+    def scores(path: str | Path) -> dict[str, float]:
+        rows = (json.loads(line) for line in Path(path).read_text().splitlines() if line.strip())
+        return {row["query_id"]: row[metric] for row in rows}
+
+    ours, theirs = scores(system), scores(baseline)
+    if ours.keys() != theirs.keys():
+        raise ValueError(f"{system} and {baseline} score different queries")
+    queries = sorted(ours)
+    if all(ours[q] == theirs[q] for q in queries):
+        return 1.0
+    return float(ttest_rel([ours[q] for q in queries], [theirs[q] for q in queries]).pvalue)

@@ -33,6 +33,7 @@ from synthret_ray.config.base import format_validation_error
 from synthret_ray.data import fs
 from synthret_ray.pipeline.config import RecipeConfig
 from synthret_ray.pipeline.plots import write_plots
+from synthret_ray.pipeline.report import write_report
 from synthret_ray.synthesis.config import SynthesisConfig
 from synthret_ray.synthesis.inputs import is_path, queries_folder
 from synthret_ray.training.config import TrainConfig
@@ -266,6 +267,7 @@ class RecipeRun:
         }
         summary["plots"] = write_plots(summary, self.path("plots"))
         _write_json(self.path("summary.json"), summary)
+        summary["report"] = write_report(self.cfg.run_dir)
         return summary
 
     def _split(self) -> None:

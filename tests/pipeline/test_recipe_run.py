@@ -147,6 +147,11 @@ def test_sycl_recipe_submitted_as_a_ray_job_then_skips_finished_stages_and_redoe
     assert all(s["num_queries"] == len(TINY_QUERIES) for s in systems.values())  # the test split, scored once
     assert sorted(Path(p).name for p in summary["plots"]) == ["test_metrics.png", "training_curves.png"]
     assert all(Path(p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in summary["plots"])
+    report = (run_dir / "report.html").read_text()  # the run's page: metrics with p-values, stages, the teacher's rows
+    assert "graded: " in report and "p (paired t)" in report and report.count("data:image/png;base64,") == 2
+    (run_dir / "report.html").unlink()
+    rebuilt = run_synthret("report", str(run_dir))
+    assert rebuilt.returncode == 0 and (run_dir / "report.html").read_text() == report
 
     ray.init(address=ray_head["gcs"], log_to_driver=False)  # the same cluster, from a driver in this process
     ran: list[str] = []
