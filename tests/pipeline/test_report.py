@@ -82,3 +82,34 @@ def test_report_of_a_run_without_a_test_split_says_so(tmp_path):
     (run / "summary.json").write_text(json.dumps({"recipe": "sycl", "data": "c", "stages": {}, "evaluation": {}}))
     html = Path(write_report(str(run))).read_text()
     assert "No labelled test split was scored." in html and "No synthesis stage in this run." in html
+
+
+def _chromium() -> str | None:
+    import shutil
+
+    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+@pytest.mark.skipif(
+    _chromium() is None, reason="no Chromium: `make test` installs Debian's chromium where apt-get runs"
+)
+def test_report_renders_in_headless_chromium_without_console_errors(tmp_path):
+    """The page as a browser shows it: no console error (a script or resource that fails), and a screenshot that is
+    not blank."""
+    import subprocess
+
+    from PIL import Image
+
+    test_report_shows_metrics_with_p_values_stages_plots_and_the_teachers_rows(tmp_path)
+    page = tmp_path / "run" / "report.html"
+    shot = tmp_path / "shot.png"
+    command = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0",
+               f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,900", f"--screenshot={shot}",
+               page.as_uri()]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and shot.is_file(), done.stderr[-2000:]
+    console = [line for line in done.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
+    assert not console, console
+    pixels = Image.open(shot).convert("L")
+    low, high = pixels.getextrema()
+    assert high - low > 100  # text and table borders on a white page, not a blank screenshot
