@@ -21,8 +21,9 @@ def write_plots(summary: dict[str, Any], folder: str) -> list[str]:
     if curves:
         written.append(_save(_training_curves(curves), fs.join(folder, "training_curves.png")))
     systems = summary["evaluation"]["systems"]
-    title = f"{summary['recipe']} on {summary['data']} ({summary['test_split']} split)"
-    written.append(_save(_test_metrics(systems, title), fs.join(folder, "test_metrics.png")))
+    if systems:  # a corpus without a labelled test split scores nothing
+        title = f"{summary['recipe']} on {summary['data']} ({summary['test_split']} split)"
+        written.append(_save(_test_metrics(systems, title), fs.join(folder, "test_metrics.png")))
     return written
 
 

@@ -388,8 +388,17 @@ class RecipeRun:
         return self.stage("fusion", config, run, self.path("fusion"))["weight"]
 
     def _evaluate(self, systems: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        from synthret_ray.data.beir import available_splits
         from synthret_ray.evaluation import EvalConfig, run_eval
 
+        if self.cfg.test_split not in available_splits(self.cfg.data):
+            models = ", ".join(f"{name}: {v['model']}" for name, v in systems.items() if name != "zero-shot")
+            self.log(
+                f"[evaluate] {self.cfg.data} has no labelled {self.cfg.test_split} split (qrels/"
+                f"{self.cfg.test_split}.tsv): nothing was scored. Checkpoints were selected on held-out generated "
+                f"queries; the trained models: {models}"
+            )
+            return {"systems": {}, "scored": False}
         systems = {"bm25": {"retriever": "bm25"}, **systems}
         sample = self.cfg.test_max_queries
 

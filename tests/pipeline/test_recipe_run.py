@@ -381,6 +381,26 @@ def test_a_stage_that_keeps_under_half_its_rows_says_what_it_lost():
     assert "most lost to error (3)." in low_yield_note("label", {"ok": 1, "error": 3}, {})
 
 
+def test_a_corpus_without_a_labelled_test_split_is_not_scored_and_the_run_says_so(tmp_path):
+    from synthret_ray.pipeline.plots import write_plots
+    from synthret_ray.pipeline.runner import RecipeRun
+
+    data = tmp_path / "corpus_only"
+    data.mkdir()
+    (data / "corpus.jsonl").write_text(json.dumps({"_id": "d1", "title": "", "text": "Wild yeast."}) + "\n")
+    logged: list[str] = []
+    run = RecipeRun(recipe(data, tmp_path / "r", train_queries="generate"), log=logged.append)
+    result = run._evaluate({"zero-shot": {"retriever": "dense", "model": "minilm"},
+                            "listwise": {"retriever": "dense", "model": "r/train/listwise/model"}})  # fmt: skip
+    assert result == {"systems": {}, "scored": False} and "evaluate" not in run.summaries
+    assert logged == [
+        f"[evaluate] {data} has no labelled test split (qrels/test.tsv): nothing was scored. Checkpoints were "
+        "selected on held-out generated queries; the trained models: listwise: r/train/listwise/model"
+    ]
+    summary = {"recipe": "sycl", "data": str(data), "test_split": "test", "stages": {}, "evaluation": result}
+    assert write_plots(summary, str(tmp_path / "plots")) == []  # no test metrics to plot
+
+
 def test_a_stage_with_too_few_rows_says_so_before_training():
     from synthret_ray.pipeline.runner import FEW_ROWS, few_rows_note
 
