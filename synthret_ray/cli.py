@@ -20,7 +20,12 @@ from synthret_ray.data.beir import DataFormatError
 from synthret_ray.engines import EngineError
 from synthret_ray.models import ModelNotFoundError
 
-app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, help=__doc__.splitlines()[0])
+HELP = (
+    "Turn a document corpus into a trained dense retriever and reranker with LLM-made training data, on Ray. "
+    "Start with `synthret run --config configs/quickstart.yaml`; every command that takes --config also takes "
+    "dotted key=value overrides."
+)
+app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, help=HELP)
 data_app = typer.Typer(no_args_is_help=True, help="BEIR datasets: validate, download, export pairs.")
 app.add_typer(data_app, name="data")
 console = Console()
