@@ -473,11 +473,49 @@ def _normalized(part: dict[str, Any]) -> dict[str, Any]:
 
 
 def _progress(total: int, cfg: SynthesisConfig):
+    """A tqdm bar in a terminal; when stderr is a file (a log, `ray job` output), a line every minute instead of
+    a carriage-return bar rewritten thousands of times."""
     if not cfg.progress:
         return None
+    import sys
+
+    if not sys.stderr.isatty():
+        return LineProgress(total, f"synthesize {cfg.task}")
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc=f"synthesize {cfg.task}", unit="unit")
+
+
+class LineProgress:
+    """tqdm's ``update`` / ``set_postfix`` / ``close`` as one plain line per ``interval`` seconds, and at the end."""
+
+    def __init__(self, total: int, desc: str, interval: float = 60.0, stream=None):
+        self.total, self.desc, self.interval, self.stream = total, desc, interval, stream
+        self.done, self.postfix = 0, ""
+        self.started = self.last = time.monotonic()
+
+    def update(self, n: int = 1) -> None:
+        self.done += n
+        if time.monotonic() - self.last >= self.interval:
+            self._line()
+
+    def set_postfix(self, refresh: bool = False, **values: Any) -> None:
+        self.postfix = ", ".join(f"{k}={v}" for k, v in values.items())
+
+    def close(self) -> None:
+        self._line()
+
+    def _line(self) -> None:
+        import sys
+
+        self.last = time.monotonic()
+        rate = self.done / max(self.last - self.started, 1e-9)
+        share = f" ({100 * self.done / self.total:.0f}%)" if self.total else ""
+        extra = f", {self.postfix}" if self.postfix else ""
+        stream = self.stream or sys.stderr
+        print(
+            f"{self.desc}: {self.done}/{self.total} units{share}, {rate:.2f} units/s{extra}", file=stream, flush=True
+        )
 
 
 class ShardWriter:

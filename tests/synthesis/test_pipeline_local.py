@@ -309,3 +309,23 @@ def test_a_killed_engine_actor_is_restarted_and_its_rows_retried(ray_local, tmp_
     assert len(rows) == len(TINY_CORPUS) and all(r["status"] != "error" for r in rows)
     assert stats["this_run"]["rows_written"] == len(TINY_CORPUS)
     assert any(f":{killed[0]}" not in r["worker"] for r in rows)  # a restarted actor finished the work
+
+
+def test_progress_to_a_file_is_one_line_per_interval_not_a_carriage_return_bar():
+    import io
+
+    from synthret_ray.synthesis.pipeline import LineProgress
+
+    out = io.StringIO()
+    bar = LineProgress(4, "synthesize queries", interval=3600, stream=out)
+    bar.update(1)
+    bar.set_postfix(ok=1, bad=0, refresh=False)
+    bar.update(1)
+    assert out.getvalue() == ""  # nothing before the interval has passed
+    bar.interval = 0
+    bar.update(1)
+    bar.close()
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2 and "\r" not in out.getvalue()
+    assert lines[0].startswith("synthesize queries: 3/4 units (75%), ") and lines[0].endswith("units/s, ok=1, bad=0")
+    assert lines[1].startswith("synthesize queries: 3/4 units (75%)")
