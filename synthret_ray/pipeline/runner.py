@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -251,7 +252,8 @@ class RecipeRun:
     def run(self) -> dict[str, Any]:
         import ray.data
 
-        ray.data.DataContext.get_current().enable_progress_bars = self.cfg.progress
+        # Ray Data's bars redraw with carriage returns: in a terminal only (a log gets the stages' own lines)
+        ray.data.DataContext.get_current().enable_progress_bars = self.cfg.progress and sys.stderr.isatty()
         steps = {"syntriever": self._syntriever, "sycl": self._sycl, "reranker": self._reranker}
         if self.cfg.train_queries == "generate":
             queries = self.synthesis_config("queries", input={"data": self.cfg.data, "limit": self.cfg.passages})

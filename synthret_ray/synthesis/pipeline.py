@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sys
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -420,7 +421,8 @@ def _generate(
 
     if not ray.is_initialized():
         ray.init()
-    ray.data.DataContext.get_current().enable_progress_bars = cfg.progress  # ours is the one that counts units
+    # ours is the one that counts units; Ray Data's bars redraw with carriage returns, so only in a terminal
+    ray.data.DataContext.get_current().enable_progress_bars = cfg.progress and sys.stderr.isatty()
     ds = ray.data.from_items(ready, override_num_blocks=_blocks(len(ready), cfg))
     ds = ds.flat_map(PromptRows(task), num_cpus=0.1)  # prompt building is light: leave CPUs to the engines
     stats.device = engine_device(cfg)
@@ -477,8 +479,6 @@ def _progress(total: int, cfg: SynthesisConfig):
     a carriage-return bar rewritten thousands of times."""
     if not cfg.progress:
         return None
-    import sys
-
     if not sys.stderr.isatty():
         return LineProgress(total, f"synthesize {cfg.task}")
     from tqdm.auto import tqdm
@@ -506,8 +506,6 @@ class LineProgress:
         self._line()
 
     def _line(self) -> None:
-        import sys
-
         self.last = time.monotonic()
         rate = self.done / max(self.last - self.started, 1e-9)
         share = f" ({100 * self.done / self.total:.0f}%)" if self.total else ""
