@@ -12,13 +12,20 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, model_validator
 
 from synthret_ray.config import StrictModel
+from synthret_ray.data.corpus_import import CorpusColumns
 from synthret_ray.engines.config import EngineConfig, VLLMEngineConfig
 from synthret_ray.evaluation.config import FirstStageConfig
 
 
 class RecipeConfig(StrictModel):
     recipe: Literal["syntriever", "sycl", "reranker"]
-    data: str = Field(description="BEIR folder: the corpus, and the qrels splits named below.")
+    data: str = Field(
+        description="BEIR folder (the corpus, and the qrels splits named below), or a corpus alone: a parquet or "
+        "jsonl file, or a folder of them, with the columns of corpus_columns (imported once into the run folder)."
+    )
+    corpus_columns: CorpusColumns = Field(
+        default_factory=CorpusColumns, description="For a parquet / jsonl corpus: its id, text and title columns."
+    )
     run_dir: str = Field(description="One folder per run: a sub-folder per stage, summary.json, plots.")
     train_queries: str = Field(
         "generate",

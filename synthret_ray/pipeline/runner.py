@@ -52,8 +52,14 @@ class PipelineError(RuntimeError):
 
 
 def stages_of(cfg: RecipeConfig) -> list[str]:
+    from synthret_ray.data.corpus_import import SUFFIXES, is_beir_folder
+
     names = STAGES[cfg.recipe]
-    return names if cfg.train_queries == "generate" else [n for n in names if n != "queries"]
+    names = names if cfg.train_queries == "generate" else [n for n in names if n != "queries"]
+    # A corpus outside the BEIR layout (parquet / jsonl files) is imported into the run folder first. Told from the
+    # path alone for remote data (no request to a bucket to list the stages); the import itself checks again.
+    imported = cfg.data.endswith(SUFFIXES) or (not fs.is_remote(cfg.data) and not is_beir_folder(cfg.data))
+    return ["corpus", *names] if imported else names
 
 
 def _validated(model: type[BaseModel], values: dict[str, Any], prefix: str) -> Any:
@@ -152,7 +158,7 @@ class RecipeRun:
         marker = self.path("stages", f"{name}.json")
         previous = _read_json(marker)
         names = stages_of(self.cfg)
-        forced = self.from_stage is not None and names.index(name) >= names.index(self.from_stage)
+        forced = self.from_stage is not None and name in names and names.index(name) >= names.index(self.from_stage)
         if previous and previous.get("hash") == digest and previous.get("finished") and not forced:
             self.log(f"[{name}] done before with the same config, skipped")
             self.summaries[name] = previous["summary"]
@@ -255,6 +261,7 @@ class RecipeRun:
         # Ray Data's bars redraw with carriage returns: in a terminal only (a log gets the stages' own lines)
         ray.data.DataContext.get_current().enable_progress_bars = self.cfg.progress and sys.stderr.isatty()
         steps = {"syntriever": self._syntriever, "sycl": self._sycl, "reranker": self._reranker}
+        self._import_corpus()
         if self.cfg.train_queries == "generate":
             queries = self.synthesis_config("queries", input={"data": self.cfg.data, "limit": self.cfg.passages})
             self.synthesize("queries", queries, "queries.jsonl")
@@ -271,6 +278,17 @@ class RecipeRun:
         _write_json(self.path("summary.json"), summary)
         summary["report"] = write_report(self.cfg.run_dir)
         return summary
+
+    def _import_corpus(self) -> None:
+        """A parquet / jsonl corpus becomes the run's BEIR folder ``corpus/``, which every later stage reads."""
+        from synthret_ray.data.corpus_import import import_corpus, is_beir_folder, source_stamp
+
+        if is_beir_folder(self.cfg.data):
+            return
+        folder = self.path("corpus")
+        config = {"files": source_stamp(self.cfg.data), "columns": self.cfg.corpus_columns.model_dump()}
+        self.stage("corpus", config, lambda: import_corpus(self.cfg.data, folder, self.cfg.corpus_columns), folder)
+        self.cfg = self.cfg.model_copy(update={"data": folder})
 
     def _split(self) -> None:
         from synthret_ray.pipeline.splits import split_queries

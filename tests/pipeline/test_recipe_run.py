@@ -401,6 +401,26 @@ def test_a_corpus_without_a_labelled_test_split_is_not_scored_and_the_run_says_s
     assert write_plots(summary, str(tmp_path / "plots")) == []  # no test metrics to plot
 
 
+def test_a_parquet_corpus_is_imported_once_into_the_run_folder_as_the_data_every_stage_reads(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from synthret_ray.pipeline.runner import RecipeRun, stages_of
+
+    corpus = tmp_path / "docs.parquet"
+    pq.write_table(pa.table({"doc_id": ["a", "b"], "body": ["Wild yeast.", "Coral reefs."]}), corpus)
+    cfg = recipe(corpus, tmp_path / "r", train_queries="generate", corpus_columns={"id": "doc_id", "text": "body"})
+    assert stages_of(cfg)[:2] == ["corpus", "queries"]
+    logged: list[str] = []
+    run = RecipeRun(cfg, log=logged.append)
+    run._import_corpus()
+    assert run.cfg.data == str(tmp_path / "r" / "corpus") and run.summaries["corpus"]["documents"] == 2
+    assert (tmp_path / "r" / "corpus" / "corpus.jsonl").read_text().count("\n") == 2
+    again = RecipeRun(cfg, log=logged.append)
+    again._import_corpus()
+    assert logged[-1] == "[corpus] done before with the same config, skipped"
+
+
 def test_a_stage_with_too_few_rows_says_so_before_training():
     from synthret_ray.pipeline.runner import FEW_ROWS, few_rows_note
 
