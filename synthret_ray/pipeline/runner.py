@@ -181,9 +181,12 @@ class RecipeRun:
             stats = synthesize(cfg).stats
             rows = stats["export"]["files"].get(export_file, 0)
             if not rows:
+                judge = stats["export"].get("judge")  # e.g. every pair a tie: the judge told nothing apart
                 raise PipelineError(
                     f"stage {name} exported no rows to {export_file}; see {cfg.output_dir}/stats.json "
-                    f"(statuses {stats['run_folder']['statuses']}, reasons {stats['run_folder']['reasons']})"
+                    f"(statuses {stats['run_folder']['statuses']}, reasons {stats['run_folder']['reasons']}"
+                    + (f", judge {judge}" if judge else "")
+                    + ")"
                 )
             if note := low_yield_note(name, stats["run_folder"]["statuses"], stats["run_folder"]["reasons"]):
                 self.log(note)

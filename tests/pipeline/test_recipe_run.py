@@ -156,14 +156,18 @@ def test_sycl_recipe_submitted_as_a_ray_job_then_skips_finished_stages_and_redoe
     ray.init(address=ray_head["gcs"], log_to_driver=False)  # the same cluster, from a driver in this process
     ran: list[str] = []
     again = run_recipe(cfg, log=ran.append)
+    # a handful of lists: said before the (skipped) training stage, as on the first run
+    few = [line for line in ran if line.startswith("[listwise] the teacher left ")]
+    assert len(few) == 1 and "fewer than 100: too few to expect minilm to improve" in few[0]
+    ran.remove(few[0])
     assert len(ran) == 4 and all(line.endswith("skipped") for line in ran)
     assert again["evaluation"] == summary["evaluation"]
 
     ran.clear()
     run_recipe(cfg, from_stage="evaluate", log=ran.append)
-    assert ran == [f"[{s}] done before with the same config, skipped" for s in ("split", "graded", "listwise")] + [
-        "[evaluate] running"
-    ]
+    assert [line for line in ran if line != few[0]] == [
+        f"[{s}] done before with the same config, skipped" for s in ("split", "graded", "listwise")
+    ] + ["[evaluate] running"]
 
 
 @pytest.mark.slow
@@ -184,7 +188,9 @@ def test_the_syntriever_recipe_prefers_among_stage_ones_top_k_and_aligns_from_st
         recipe="syntriever",
         synthesis={
             "distill": {"negatives": 1, "sampling": {"max_new_tokens": 48}},
-            "prefer": {"candidates": {"k": 4}},  # 6 pairs per query: enough decided ones for stage 2's batch
+            # 6 pairs per query; SmolLM2's P(A) barely depends on the passages, so its averaged P(first wins) stays
+            # near 0.5: no margin, or every pair would be a tie and stage 2 would have nothing to learn from
+            "prefer": {"candidates": {"k": 4}, "prefer_margin": 0.0},
         },
         training={"stage1": {"optim": optim}, "stage2": {"optim": optim}},
     )
