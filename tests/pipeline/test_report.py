@@ -35,7 +35,8 @@ def _queries_shard(folder: Path) -> None:
     RunStore(str(folder)).write_shard(rows, pa.schema({**COMMON_COLUMNS, **QueriesTask.columns}), 0)
 
 
-def test_report_shows_metrics_with_p_values_stages_plots_and_the_teachers_rows(tmp_path):
+def _fake_run(tmp_path: Path) -> Path:
+    """What a finished sycl run leaves: summary.json, per-query results of two systems, a plot, a queries shard."""
     run = tmp_path / "run"
     (run / "evaluate").mkdir(parents=True)
     (run / "plots").mkdir()
@@ -65,6 +66,11 @@ def test_report_shows_metrics_with_p_values_stages_plots_and_the_teachers_rows(t
         "plots": [str(run / "plots" / "test_metrics.png")],
     }
     (run / "summary.json").write_text(json.dumps(summary))
+    return run
+
+
+def test_report_shows_metrics_with_p_values_stages_plots_and_the_teachers_rows(tmp_path):
+    run = _fake_run(tmp_path)
     html = Path(write_report(str(run))).read_text()
     p = paired_t_test(run / "evaluate" / "listwise.per_query.jsonl", run / "evaluate" / "zero-shot.per_query.jsonl")
     assert p == pytest.approx(0.0917, abs=1e-4)  # differences 0.1, 0.1, 0, 0.2: t = 0.1 / (0.0816 / 2) = 2.449
@@ -100,8 +106,7 @@ def test_report_renders_in_headless_chromium_without_console_errors(tmp_path):
 
     from PIL import Image
 
-    test_report_shows_metrics_with_p_values_stages_plots_and_the_teachers_rows(tmp_path)
-    page = tmp_path / "run" / "report.html"
+    page = Path(write_report(str(_fake_run(tmp_path))))
     shot = tmp_path / "shot.png"
     command = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0",
                f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,900", f"--screenshot={shot}",
