@@ -37,7 +37,7 @@ from pathlib import Path
 
 from _common import SHARED_DATASETS
 
-from synthret_ray.evaluation.metrics import paired_t_test
+from synthret_ray.evaluation.metrics import difference
 from synthret_ray.evaluation.runner import output_paths
 from synthret_ray.pipeline.runner import evaluation_stem
 
@@ -239,14 +239,6 @@ def zero_shot(dataset: str, args: argparse.Namespace) -> dict:
     return {**json.loads(out.read_text()), "system": "zero-shot", "per_query": output_paths(str(out))["per_query"]}
 
 
-def paired_test(system: Path, baseline: Path) -> float:
-    """p-value of a paired two-sided t-test on per-query nDCG@10 (both runs score the same judged queries)."""
-    try:
-        return paired_t_test(system, baseline)
-    except ValueError as exc:
-        sys.exit(str(exc))
-
-
 def stage_costs(summary: dict) -> dict[str, dict]:
     """Each stage's seconds, tokens and CPU/GPU-hours, from a run's summary.json."""
     keep = ("wall_seconds", "rows", "generated_tokens", "prompt_tokens")
@@ -282,8 +274,12 @@ def dataset_rows(dataset: str, recipes: list[str], summaries: dict[str, dict], a
             "final_student": final,
         }
         if final:
-            p_value = paired_test(metrics["per_query"], base["per_query"])
-            delta = metrics["ndcg_at_10"] - base["ndcg_at_10"]
+            try:  # both runs score the same judged queries
+                delta, p_value = difference(metrics, base, metrics["per_query"], base["per_query"])
+            except ValueError as exc:
+                sys.exit(str(exc))
+            if p_value is None:
+                sys.exit(f"{key}: per-query results missing ({metrics['per_query']} or {base['per_query']})")
             row |= {
                 "delta_ndcg_at_10": round(100 * delta, 3),
                 "p_value": round(p_value, 4),

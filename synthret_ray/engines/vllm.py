@@ -93,11 +93,9 @@ def first_token_alternatives(logprobs: Any) -> list[tuple[str, float]]:
     (per generated token, ``{token_id: {"logprob", "rank", "decoded_token"}}``)."""
     if logprobs is None or len(logprobs) == 0 or not logprobs[0]:
         return []
-    first = logprobs[0]
-    items = first.values() if isinstance(first, dict) else first
     return [
         (item["decoded_token"], float(item["logprob"]))
-        for item in items
+        for item in logprobs[0].values()  # a token id Arrow filled in for another row's alternatives is None here
         if item and item.get("decoded_token") is not None and item.get("logprob") is not None
     ]
 

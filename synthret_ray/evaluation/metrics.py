@@ -66,3 +66,20 @@ def paired_t_test(system: str | Path, baseline: str | Path, metric: str = "ndcg_
     if all(ours[q] == theirs[q] for q in queries):
         return 1.0
     return float(ttest_rel([ours[q] for q in queries], [theirs[q] for q in queries]).pvalue)
+
+
+def difference(
+    system: dict,
+    baseline: dict,
+    system_per_query: str | Path,
+    baseline_per_query: str | Path,
+    metric: str = "ndcg_at_10",
+) -> tuple[float, float | None]:
+    """``system``'s ``metric`` minus ``baseline``'s (two results dicts) and the paired t-test's p-value on their
+    per-query files; the p-value is None when either file is missing."""
+    from synthret_ray.data import fs
+
+    delta = system[metric] - baseline[metric]
+    if not (fs.exists(str(system_per_query)) and fs.exists(str(baseline_per_query))):
+        return delta, None
+    return delta, paired_t_test(system_per_query, baseline_per_query, metric)

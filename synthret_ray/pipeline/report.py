@@ -17,7 +17,7 @@ from typing import Any
 from jinja2 import Environment, select_autoescape
 
 from synthret_ray.data import fs
-from synthret_ray.evaluation.metrics import paired_t_test
+from synthret_ray.evaluation.metrics import difference
 from synthret_ray.evaluation.runner import output_paths
 
 SAMPLES = 3  # rows shown per task and kind (kept, dropped)
@@ -101,9 +101,8 @@ def _metrics(run_dir: str, summary: dict[str, Any]) -> dict[str, Any]:
     for name, m in systems.items():
         delta = p = ""
         if baseline and name != baseline:
-            delta = f"{100 * (m['ndcg_at_10'] - systems[baseline]['ndcg_at_10']):+.2f}"
-            if fs.exists(per_query(name)) and fs.exists(per_query(baseline)):
-                p = f"{paired_t_test(per_query(name), per_query(baseline)):.3g}"
+            points, p_value = difference(m, systems[baseline], per_query(name), per_query(baseline))
+            delta, p = f"{100 * points:+.2f}", "" if p_value is None else f"{p_value:.3g}"
         queries = f"{m['num_queries']} of {m['sampled_from']}" if "sampled_from" in m else m.get("num_queries")
         rows.append(
             {

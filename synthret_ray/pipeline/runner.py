@@ -234,10 +234,10 @@ class RecipeRun:
         from synthret_ray.training.trainer import train
 
         cfg = self.fit_batch(name, cfg)
-        if note := few_rows_note(name, _train_rows(cfg), cfg.model):
-            self.log(note)
 
         def run() -> dict[str, Any]:
+            if note := few_rows_note(name, _train_rows(cfg), cfg.model):  # said when it trains, not when skipped
+                self.log(note)
             result = train(cfg)
             if result.best_metrics.get("step") == 0:
                 self.log(

@@ -84,6 +84,7 @@ def test_choice_probabilities_from_the_first_tokens_alternatives():
             3: entry("y", 0.05),
             4: entry("no", 0.2),
             5: entry("Maybe", 0.1),
+            7: None,  # Arrow's struct holds every row's token ids: another row's alternative is None here
         },
         {6: entry("!", 0.9)},  # a later token: not the answer's first
     ]

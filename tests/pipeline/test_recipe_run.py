@@ -156,16 +156,12 @@ def test_sycl_recipe_submitted_as_a_ray_job_then_skips_finished_stages_and_redoe
     ray.init(address=ray_head["gcs"], log_to_driver=False)  # the same cluster, from a driver in this process
     ran: list[str] = []
     again = run_recipe(cfg, log=ran.append)
-    # a handful of lists: said before the (skipped) training stage, as on the first run
-    few = [line for line in ran if line.startswith("[listwise] the teacher left ")]
-    assert len(few) == 1 and "fewer than 100: too few to expect minilm to improve" in few[0]
-    ran.remove(few[0])
-    assert len(ran) == 4 and all(line.endswith("skipped") for line in ran)
+    assert len(ran) == 4 and all(line.endswith("skipped") for line in ran)  # the few-rows note only when it trains
     assert again["evaluation"] == summary["evaluation"]
 
     ran.clear()
     run_recipe(cfg, from_stage="evaluate", log=ran.append)
-    assert [line for line in ran if line != few[0]] == [
+    assert ran == [
         f"[{s}] done before with the same config, skipped" for s in ("split", "graded", "listwise")
     ] + ["[evaluate] running"]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from synthret_ray.evaluation.metrics import paired_t_test
+from synthret_ray.evaluation.metrics import difference, paired_t_test
 from synthret_ray.pipeline.report import write_report
 from synthret_ray.synthesis.queries import QueriesTask
 from synthret_ray.synthesis.store import COMMON_COLUMNS, RunStore
@@ -74,6 +74,9 @@ def test_report_shows_metrics_with_p_values_stages_plots_and_the_teachers_rows(t
     html = Path(write_report(str(run))).read_text()
     p = paired_t_test(run / "evaluate" / "listwise.per_query.jsonl", run / "evaluate" / "zero-shot.per_query.jsonl")
     assert p == pytest.approx(0.0917, abs=1e-4)  # differences 0.1, 0.1, 0, 0.2: t = 0.1 / (0.0816 / 2) = 2.449
+    systems = json.loads((run / "summary.json").read_text())["evaluation"]["systems"]
+    gone = difference(systems["listwise"], systems["zero-shot"], run / "evaluate" / "missing.jsonl", run / "x.jsonl")
+    assert gone[0] == pytest.approx(0.1) and gone[1] is None  # no per-query files: the difference, no p-value
     assert '<td class="n">+10.00</td>' in html and f'<td class="n">{p:.3g}</td>' in html
     assert "filtered: echo (1)" in html and '<td class="n">0.003</td>' in html  # stage table: reasons, CPU h
     assert "data:image/png;base64," in html and "http" not in html  # self-contained: no link to fetch
