@@ -161,9 +161,9 @@ def test_sycl_recipe_submitted_as_a_ray_job_then_skips_finished_stages_and_redoe
 
     ran.clear()
     run_recipe(cfg, from_stage="evaluate", log=ran.append)
-    assert ran == [
-        f"[{s}] done before with the same config, skipped" for s in ("split", "graded", "listwise")
-    ] + ["[evaluate] running"]
+    assert ran == [f"[{s}] done before with the same config, skipped" for s in ("split", "graded", "listwise")] + [
+        "[evaluate] running"
+    ]
 
 
 @pytest.mark.slow
