@@ -607,3 +607,56 @@ def test_the_reranker_recipe_labels_reranks_and_fuses_a_dense_first_stage(tmp_pa
         reranker={"model": str(run_dir / "train" / "reranker" / "model"), "depth": 4, "fusion_weight": weight},
     )
     assert reranked["ndcg_at_10"] == pytest.approx(run_eval(test, progress=False).metrics["ndcg_at_10"])
+
+
+@pytest.mark.slow
+def test_a_recipe_runs_whole_on_a_parquet_corpus_without_labels(tmp_path):
+    """A user's path (the corpus-only issue): a folder of parquet files with their own column names and no queries
+    or qrels; queries are generated, the student is trained and exported, nothing is scored and the run says so."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from sentence_transformers import SentenceTransformer
+
+    pydocs = REPO / "synthret_ray" / "resources" / "pydocs" / "corpus.jsonl"
+    docs = [json.loads(line) for line in pydocs.read_text().splitlines()[:24]]
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for part in range(2):  # two files: a folder of them is one corpus
+        half = docs[part::2]
+        table = {"doc_id": [d["_id"] for d in half], "body": [d["text"] for d in half]}
+        pq.write_table(pa.table({**table, "heading": [d["title"] for d in half]}), corpus / f"part-{part}.parquet")
+    run_dir = tmp_path / "run"
+    cfg = recipe(
+        corpus,
+        run_dir,
+        train_queries="generate",
+        dev_split=None,
+        corpus_columns={"id": "doc_id", "text": "body", "title": "heading"},
+        synthesis={
+            "queries": {"sampling": {"max_new_tokens": 24}},
+            "graded": {"levels": [3, 1, 0], "sampling": {"max_new_tokens": 40}},
+        },
+        training={
+            "listwise": {"optim": {"epochs": 1, "batch_size": 2, "max_seq_length": 64}, "group": {"listwise_size": 3}}
+        },
+    )
+    config_file = tmp_path / "recipe.yaml"
+    config_file.write_text(yaml.safe_dump(cfg.model_dump(mode="json", exclude_unset=True)))
+    done = run_synthret("run", "--config", str(config_file), "-q", env={**os.environ, "RAY_ADDRESS": "local"})
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert list(summary["stages"]) == ["corpus", "queries", "split", "graded", "listwise"]
+    assert summary["stages"]["corpus"]["documents"] == 24 and summary["evaluation"] == {"systems": {}, "scored": False}
+    imported = {json.loads(line)["_id"] for line in (run_dir / "corpus" / "corpus.jsonl").read_text().splitlines()}
+    assert imported == {d["_id"] for d in docs}
+    # every training and dev query was written by the teacher from one of these passages
+    written = {json.loads(line)["_id"] for line in (run_dir / "queries" / "export" / "queries.jsonl").open()}
+    for side in ("train", "dev"):
+        ids = {json.loads(line)["_id"] for line in (run_dir / "split" / side / "queries.jsonl").open()}
+        assert ids and ids <= written
+    said = [line for line in done.stdout.splitlines() if "has no labelled test split" in line]
+    assert len(said) == 1 and said[0].endswith(f"listwise: {run_dir / 'train' / 'listwise' / 'model'}")
+    model = SentenceTransformer(str(run_dir / "train" / "listwise" / "model"), device="cpu")
+    assert model.encode(["os.getcwd"]).shape == (1, 384)
+    assert "No labelled test split was scored." in (run_dir / "report.html").read_text()
