@@ -26,6 +26,29 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
 
+# Field(json_schema_extra=HASH_WHEN_SET): an option added after runs were made. At its default it stays out of the
+# hashes that decide whether a stage or a synthesis run resumes, so those runs resume after an upgrade.
+HASH_WHEN_SET = {"hash_when_set": True}
+
+
+def hashed(model: BaseModel) -> dict[str, Any]:
+    """``model.model_dump(mode="json")`` without the ``HASH_WHEN_SET`` fields that hold their default, at any
+    depth: what a run's identity is hashed from."""
+    dumped = model.model_dump(mode="json")
+    _drop_unset_options(model, dumped)
+    return dumped
+
+
+def _drop_unset_options(model: BaseModel, dumped: dict[str, Any]) -> None:
+    for name, info in type(model).model_fields.items():
+        value = getattr(model, name)
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        if extra.get("hash_when_set") and value == info.get_default(call_default_factory=True):
+            dumped.pop(name, None)
+        elif isinstance(value, BaseModel) and isinstance(dumped.get(name), dict):
+            _drop_unset_options(value, dumped[name])
+
+
 def _submodels(annotation: Any) -> list[type[BaseModel]]:
     """The pydantic models inside an annotation such as ``Foo``, ``Foo | None`` or a union ``A | B`` (the
     variants of a discriminated union such as ``engine``)."""

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from synthret_ray.config import StrictModel
+from synthret_ray.config import HASH_WHEN_SET, StrictModel
 
 # Deepest cutoff among the reported metrics (recall@100, map@100): retrieval must return at least this many.
 MAX_METRIC_DEPTH = 100
@@ -25,6 +25,11 @@ class BM25Config(StrictModel):
 
 
 class EncodeConfig(StrictModel):
+    # how and where it runs, not which embeddings come out: left out of synthesis fingerprints
+    resource_fields: ClassVar[set[str]] = {
+        "batch_size", "device", "cache", "ray_min_docs", "num_actors", "num_cpus_per_actor", "num_gpus_per_actor",
+        "ray_batch_rows",
+    }  # fmt: skip
     batch_size: int = Field(64, gt=0, description="Texts per forward pass; raise it on GPUs (256-1024).")
     max_seq_length: int | None = Field(None, gt=0, description="Truncate inputs; null keeps the model's own limit.")
     device: str = Field("auto", description="'auto' (CUDA when present), 'cpu', 'cuda' or 'cuda:N'.")
@@ -50,6 +55,7 @@ class EncodeConfig(StrictModel):
 
 
 class IndexConfig(StrictModel):
+    resource_fields: ClassVar[set[str]] = {"device"}
     kind: Literal["flat", "ivf", "hnsw"] = Field(
         "flat",
         description="'flat' is exact inner-product search; 'ivf' and 'hnsw' are approximate, for large corpora.",
@@ -72,6 +78,17 @@ class FirstStageConfig(StrictModel):
         None,
         description="Bi-encoder when retriever=dense: a folder (e.g. another run's train/stage2/model), hub id or "
         "packaged name (minilm).",
+    )
+    encode: EncodeConfig = Field(
+        default_factory=EncodeConfig,
+        description="How a dense first stage encodes (batch, device, Ray actor pool for large corpora, cache); "
+        "a recipe sets it once with its top-level `encode`.",
+        json_schema_extra=HASH_WHEN_SET,
+    )
+    index: IndexConfig = Field(
+        default_factory=IndexConfig,
+        description="The faiss index a dense first stage searches; a recipe sets it with its top-level `index`.",
+        json_schema_extra=HASH_WHEN_SET,
     )
 
     @model_validator(mode="after")

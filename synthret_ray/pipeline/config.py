@@ -11,10 +11,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from synthret_ray.config import StrictModel
+from synthret_ray.config import HASH_WHEN_SET, StrictModel, hashed
 from synthret_ray.data.corpus_import import CorpusColumns
 from synthret_ray.engines.config import EngineConfig, VLLMEngineConfig
-from synthret_ray.evaluation.config import FirstStageConfig
+from synthret_ray.evaluation.config import EncodeConfig, FirstStageConfig, IndexConfig
 
 
 class RecipeConfig(StrictModel):
@@ -74,6 +74,18 @@ class RecipeConfig(StrictModel):
         "(per-query min-max normalized); 'dev' picks it from 0, 0.1, ..., 1 by nDCG@10 on the dev queries, 1 is "
         "the cross-encoder alone.",
     )
+    encode: EncodeConfig = Field(
+        default_factory=EncodeConfig,
+        description="How every dense encoding of the run is done, set once: the test evaluation, dev evaluation "
+        "during training (batch_size), the stage-1 candidates of prefer, the first stage's candidates of label, "
+        "the round-trip filter (batch, device, a Ray Data actor pool for large corpora, the embedding cache).",
+        json_schema_extra=HASH_WHEN_SET,
+    )
+    index: IndexConfig = Field(
+        default_factory=IndexConfig,
+        description="The faiss index every dense search of the run uses (flat, ivf, hnsw), set once as `encode`.",
+        json_schema_extra=HASH_WHEN_SET,
+    )
     progress: bool = True
 
     @model_validator(mode="after")
@@ -92,6 +104,9 @@ class RecipeConfig(StrictModel):
             )
         if self.dev_split is not None and self.dev_split == self.train_queries:
             problems.append(f"dev_split: {self.dev_split!r} is also train_queries; dev queries must be held apart")
+        for options in ("encode", "index"):
+            if getattr(self.first_stage, options) != getattr(FirstStageConfig(), options):
+                problems.append(f"first_stage.{options}: set the run's {options} once, at the top level ({options}.*)")
         if self.recipe != "reranker" and self.first_stage != FirstStageConfig():
             problems.append(f"first_stage: only the reranker recipe reranks a first stage, not {self.recipe}")
         known = {
@@ -109,3 +124,8 @@ class RecipeConfig(StrictModel):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def encoding(self) -> dict[str, Any]:
+        """The run's ``encode`` / ``index`` options that differ from the defaults, to merge into every dense
+        retrieval's config (left out at their defaults, so that the stage hashes of earlier runs hold)."""
+        return {k: v for k, v in hashed(self).items() if k in ("encode", "index")}

@@ -29,9 +29,10 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from synthret_ray.config import ConfigError
+from synthret_ray.config import ConfigError, hashed
 from synthret_ray.config.base import format_validation_error
 from synthret_ray.data import fs
+from synthret_ray.evaluation.config import FirstStageConfig
 from synthret_ray.pipeline.config import RecipeConfig
 from synthret_ray.pipeline.plots import write_plots
 from synthret_ray.pipeline.report import write_report
@@ -105,6 +106,15 @@ class RecipeRun:
     def model_dir(self, stage: str) -> str:
         return self.path("train", stage, "model")
 
+    @property
+    def first_stage(self) -> FirstStageConfig:
+        """The reranker's first stage, encoding and searching as the run's ``encode`` / ``index`` say."""
+        return self.cfg.first_stage.model_copy(update={"encode": self.cfg.encode, "index": self.cfg.index})
+
+    def dense(self, model: str) -> dict[str, Any]:
+        """A dense retriever's settings for the evaluate stage: the model, with the run's encode / index."""
+        return {"retriever": "dense", "model": model, **self.cfg.encoding()}
+
     # -- stage configs -----------------------------------------------------------------------------------
     def synthesis_config(self, task: str, **derived: Any) -> SynthesisConfig:
         values = _merge(
@@ -129,10 +139,11 @@ class RecipeRun:
 
     def train_config(self, stage: str, train_data: str, model: str, **derived: Any) -> TrainConfig:
         dev: dict[str, Any] = {"data": self.dev_data, "split": self.dev_split}
+        dev["batch_size"] = self.cfg.encode.batch_size
         if self.cfg.dev_split:  # a split of the dataset itself: its test split is guarded there
             dev["test_split"] = self.cfg.test_split
         if stage == "reranker":  # dev scores checkpoints as test will: the first stage, its depth, the fusion
-            dev["first_stage"] = self.cfg.first_stage.model_dump()
+            dev["first_stage"] = hashed(self.first_stage)
             dev["depth"] = self.cfg.rerank_depth
             dev["fusion_weight"] = self.cfg.rerank_fusion
         values = _merge(
@@ -150,9 +161,18 @@ class RecipeRun:
         return _validated(TrainConfig, values, f"training.{stage}")
 
     # -- running -----------------------------------------------------------------------------------------
-    def stage(self, name: str, config: BaseModel | dict, run: Callable[[], dict[str, Any]], folder: str) -> dict:
-        """Run ``name`` unless it finished before with the same config; ``folder`` is where its outputs go."""
-        payload = config.model_dump(mode="json") if isinstance(config, BaseModel) else config
+    def stage(
+        self,
+        name: str,
+        config: BaseModel | dict,
+        run: Callable[[], dict[str, Any]],
+        folder: str,
+        reusable: Callable[[], bool] = lambda: False,
+    ) -> dict:
+        """Run ``name`` unless it finished before with the same config; ``folder`` is where its outputs go. A
+        config that changed clears ``folder`` first, unless ``reusable()`` says its contents still hold (a
+        synthesis folder made with the same fingerprint: its rows are resumed, not made again)."""
+        payload = hashed(config) if isinstance(config, BaseModel) else config
         digest = hashlib.sha1(f"{self.chain}|{json.dumps(payload, sort_keys=True)}".encode()).hexdigest()[:16]
         self.chain = digest
         marker = self.path("stages", f"{name}.json")
@@ -163,7 +183,7 @@ class RecipeRun:
             self.log(f"[{name}] done before with the same config, skipped")
             self.summaries[name] = previous["summary"]
             return previous["summary"]
-        if forced or (previous and previous.get("hash") != digest):
+        if forced or (previous and previous.get("hash") != digest and not reusable()):
             _remove(folder)  # outputs of another config (or a redo): start this stage from nothing
         _write_json(marker, {"hash": digest, "finished": False})
         self.log(f"[{name}] running")
@@ -200,7 +220,7 @@ class RecipeRun:
                 **{k: v for k, v in stats["this_run"].items() if k.endswith("_hours")},
             }
 
-        return self.stage(name, cfg.relevant(), run, cfg.output_dir)
+        return self.stage(name, cfg.relevant(), run, cfg.output_dir, lambda: holds_rows_of(cfg))
 
     def fit_batch(self, name: str, cfg: TrainConfig) -> TrainConfig:
         """A weak teacher can leave fewer rows than one global batch: the stage then trains on all of them in one
@@ -266,7 +286,10 @@ class RecipeRun:
         steps = {"syntriever": self._syntriever, "sycl": self._sycl, "reranker": self._reranker}
         self._import_corpus()
         if self.cfg.train_queries == "generate":
-            queries = self.synthesis_config("queries", input={"data": self.cfg.data, "limit": self.cfg.passages})
+            derived: dict[str, Any] = {"input": {"data": self.cfg.data, "limit": self.cfg.passages}}
+            if self.cfg.synthesis.get("queries", {}).get("filters", {}).get("round_trip"):  # encodes as the run
+                derived["filters"] = {"round_trip": self.cfg.encoding()}
+            queries = self.synthesis_config("queries", **derived)
             self.synthesize("queries", queries, "queries.jsonl")
         self._split()
         evaluation = steps[self.cfg.recipe]()
@@ -319,7 +342,7 @@ class RecipeRun:
             "stage1", self.train_config("stage1", self.path("verify", "export", "distill.parquet"), self.cfg.student)
         )
         stage1 = self.model_dir("stage1")
-        prefer = self.query_task("prefer", candidates={"retriever": "dense", "model": stage1, "k": 5})
+        prefer = self.query_task("prefer", candidates={**self.dense(stage1), "k": 5})
         self.synthesize("prefer", prefer, "align.parquet")
         self.train(
             "stage2",
@@ -333,7 +356,7 @@ class RecipeRun:
             ),
         )
         systems = {"zero-shot": self.cfg.student, "stage1": stage1, "stage2": self.model_dir("stage2")}
-        return self._evaluate({name: {"retriever": "dense", "model": m} for name, m in systems.items()})
+        return self._evaluate({name: self.dense(m) for name, m in systems.items()})
 
     def _sycl(self) -> dict[str, Any]:
         self.synthesize("graded", self.query_task("graded"), "listwise.parquet")
@@ -342,17 +365,17 @@ class RecipeRun:
             self.train_config("listwise", self.path("graded", "export", "listwise.parquet"), self.cfg.student),
         )
         systems = {"zero-shot": self.cfg.student, "listwise": self.model_dir("listwise")}
-        return self._evaluate({name: {"retriever": "dense", "model": m} for name, m in systems.items()})
+        return self._evaluate({name: self.dense(m) for name, m in systems.items()})
 
     def label_config(self) -> SynthesisConfig:
         """The reranker's ``label`` task: the teacher judges the first stage's top 10 of each training query, or
         the candidates ``synthesis.label.candidates.retriever`` names (e.g. BM25's, for a dense first stage)."""
         chosen = "retriever" in self.cfg.synthesis.get("label", {}).get("candidates", {})
-        candidates = {"k": 10, **({} if chosen else self.cfg.first_stage.model_dump())}
+        candidates = {"k": 10, **(self.cfg.encoding() if chosen else hashed(self.first_stage))}
         return self.query_task("label", candidates=candidates)
 
     def _reranker(self) -> dict[str, Any]:
-        first = self.cfg.first_stage
+        first = self.first_stage
         self.synthesize("label", self.label_config(), "reranker.parquet")
         self.train(
             "reranker",
@@ -360,18 +383,18 @@ class RecipeRun:
         )
         model = self.model_dir("reranker")
         reranker = {"model": model, "depth": self.cfg.rerank_depth, "fusion_weight": self._fusion(model)}
-        systems = {} if first.retriever == "bm25" else {first.retriever: first.model_dump()}
-        systems[f"{first.retriever} >> reranker"] = {**first.model_dump(), "reranker": reranker}
+        systems = {} if first.retriever == "bm25" else {first.retriever: hashed(first)}
+        systems[f"{first.retriever} >> reranker"] = {**hashed(first), "reranker": reranker}
         return self._evaluate(systems)
 
     def _fusion(self, model: str) -> float:
         """nDCG@10 on the dev queries for each weight of the cross-encoder against the first stage (one scoring
         pass), and the weight the test split is reranked with: the best on dev, or ``rerank_fusion`` when it is a
         number."""
-        first = self.cfg.first_stage
+        first = self.first_stage
         config = {
             "model": model,
-            "first_stage": first.model_dump(),
+            "first_stage": hashed(first),
             "depth": self.cfg.rerank_depth,
             "dev": [self.dev_data, self.dev_split],
             "rerank_fusion": self.cfg.rerank_fusion,
@@ -441,6 +464,15 @@ class RecipeRun:
         # only a sampled evaluation adds its size, so that runs scored on every query keep their hash
         config = {"systems": systems, "split": self.cfg.test_split, **({"max_queries": sample} if sample else {})}
         return self.stage("evaluate", config, run, self.path("evaluate"))
+
+
+def holds_rows_of(cfg: SynthesisConfig) -> bool:
+    """Whether ``cfg.output_dir`` holds rows this config would make again (the same fingerprint): a synthesis
+    stage whose hash changed with an earlier stage (more passages, another split) resumes it instead of
+    starting from nothing."""
+    from synthret_ray.synthesis.store import RunStore
+
+    return RunStore(cfg.output_dir).fingerprint() in cfg.fingerprints()
 
 
 def evaluation_stem(system: str) -> str:

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from synthret_ray.config import StrictModel
+from synthret_ray.config import StrictModel, hashed
 from synthret_ray.engines.config import EngineConfig, VLLMEngineConfig
 from synthret_ray.evaluation.config import FirstStageConfig
 
@@ -169,17 +169,38 @@ class SynthesisConfig(StrictModel):
         return self
 
     def relevant(self) -> dict[str, Any]:
-        """The config without the fields its task never reads (``TASK_FIELDS``)."""
-        dumped = self.model_dump(mode="json")
+        """The config without the fields its task never reads (``TASK_FIELDS``) nor options left at defaults that
+        runs made before them did not have (``hashed``)."""
+        dumped = hashed(self)
         return {k: v for k, v in dumped.items() if self.task in TASK_FIELDS.get(k, {self.task})}
 
     def fingerprint(self) -> str:
         """Hash of everything that changes the rows (not resources, batch sizes or progress bars): a run folder
         made with another fingerprint is not resumed."""
+        return self._fingerprint(units_in_hash=False)
+
+    def fingerprints(self) -> tuple[str, str]:
+        """This config's fingerprint, and the one a run folder made before the sample left the hash carries: a
+        folder with either holds this config's rows."""
+        return self.fingerprint(), self._fingerprint(units_in_hash=True)
+
+    def _fingerprint(self, units_in_hash: bool) -> str:
         dumped = self.relevant()
         for key in ("progress", "shard_rows", "output_dir"):
             dumped.pop(key)
         dumped["filters"].pop("round_trip")  # applied at export, re-run on every call
         dumped["input"].pop("test_split")  # a guard, not an input
+        # which units, not what a unit's row holds: rows are kept per unit id, and the export takes exactly this
+        # config's units, so a larger sample (more passages, the same seed) reuses every row made before
+        if not units_in_hash:
+            dumped["input"].pop("limit")
+            dumped["input"].pop("sample_seed")
         dumped["engine"] = self.engine.model_dump(mode="json", exclude=self.engine.resource_fields)
+        if "candidates" in dumped:  # which candidates come out, not how they are encoded and searched
+            for options in ("encode", "index"):
+                model = getattr(self.candidates, options)
+                rows = model.model_dump(mode="json", exclude=model.resource_fields)
+                dumped["candidates"].pop(options, None)
+                if rows != type(model)().model_dump(mode="json", exclude=model.resource_fields):
+                    dumped["candidates"][options] = rows
         return hashlib.sha1(json.dumps(dumped, sort_keys=True).encode()).hexdigest()[:16]

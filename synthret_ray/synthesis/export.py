@@ -28,7 +28,7 @@ def round_trip(cfg: SynthesisConfig, rows: list[dict[str, Any]]) -> list[dict[st
     assert cfg.filters.round_trip is not None
     corpus = read_corpus(cfg.input.data)
     queries = {row["id"]: row["query"] for row in rows}
-    top = retrieve_candidates(corpus, queries, cfg.filters.round_trip, progress=cfg.progress)
+    top = retrieve_candidates(cfg.input.data, corpus, queries, cfg.filters.round_trip, progress=cfg.progress)
     return [row for row in rows if row["doc_id"] in top[row["id"]]]
 
 

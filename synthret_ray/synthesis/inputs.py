@@ -68,9 +68,11 @@ def load_judged(cfg: SynthesisConfig) -> dict[str, list[str]]:
 
 
 def retrieve_candidates(
-    corpus: dict[str, dict[str, str]], queries: dict[str, str], cfg: CandidatesConfig, progress: bool
+    data_dir: str, corpus: dict[str, dict[str, str]], queries: dict[str, str], cfg: CandidatesConfig, progress: bool
 ) -> dict[str, list[str]]:
-    """Top ``cfg.k`` document ids per query (a document carrying the query's own id is skipped)."""
+    """Top ``cfg.k`` document ids per query (a document carrying the query's own id is skipped), ranked as
+    evaluation ranks: BM25, or the dense encoder with ``cfg.encode`` and ``cfg.index`` (a Ray Data actor pool
+    streaming ``data_dir``'s corpus.jsonl for large corpora, the embedding cache for small ones)."""
     from synthret_ray.evaluation.metrics import ranked
 
     depth = min(len(corpus), cfg.k + 1)
@@ -81,12 +83,11 @@ def retrieve_candidates(
         run = bm25_search(corpus, queries, depth, BM25Config(), progress)
     else:
         from synthret_ray.data.beir import BeirData
-        from synthret_ray.evaluation.config import EncodeConfig, IndexConfig
         from synthret_ray.evaluation.dense import DenseEncoder, dense_search
 
-        encoder = DenseEncoder(cfg.model, EncodeConfig())
-        data = BeirData(corpus, queries, {}, split="synthesis", path="")
-        run = dense_search(data, encoder, depth, EncodeConfig(), IndexConfig(), progress)
+        encoder = DenseEncoder(cfg.model, cfg.encode)
+        data = BeirData(corpus, queries, {}, split="synthesis", path=data_dir)
+        run = dense_search(data, encoder, depth, cfg.encode, cfg.index, progress, model_name=cfg.model)
     return {q: [d for d, _ in ranked(run.get(q, {})) if d != q][: cfg.k] for q in queries}
 
 
@@ -143,7 +144,8 @@ def build_units(cfg: SynthesisConfig, task: Task, progress: bool = False) -> tup
         units = [{"id": task.unit_id(q, queries[q]), "query_id": q, "query": queries[q]} for q in qids]
     else:
         corpus = read_corpus(cfg.input.data)
-        candidates = retrieve_candidates(corpus, {q: queries[q] for q in qids}, cfg.candidates, progress)
+        asked = {q: queries[q] for q in qids}
+        candidates = retrieve_candidates(cfg.input.data, corpus, asked, cfg.candidates, progress)
         units = [
             {
                 "id": task.unit_id(q, queries[q], candidates[q]),

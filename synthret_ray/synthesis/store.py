@@ -55,19 +55,24 @@ class RunStore:
     def path(self, *parts: str) -> str:
         return fs.join(self.root, *parts)
 
-    def claim(self, config: dict[str, Any], fingerprint: str) -> None:
-        """Record the config, or refuse a folder holding rows made with a different one."""
+    def fingerprint(self) -> str | None:
+        """The fingerprint of the config this folder's rows were made with; None for a folder never claimed."""
         config_path = self.path("config.yaml")
-        if fs.exists(config_path):
-            previous = yaml.safe_load(fs.read_bytes(config_path).decode("utf-8")) or {}
-            if previous.get("fingerprint") != fingerprint and self.shard_files():
-                raise ConfigError(
-                    f"output_dir {self.root} holds rows of a different config (fingerprint "
-                    f"{previous.get('fingerprint')} vs {fingerprint}); use a new output_dir, or delete that folder "
-                    "to start over"
-                )
+        if not fs.exists(config_path):
+            return None
+        return (yaml.safe_load(fs.read_bytes(config_path).decode("utf-8")) or {}).get("fingerprint")
+
+    def claim(self, config: dict[str, Any], fingerprint: str, accepted: tuple[str, ...] = ()) -> None:
+        """Record the config, or refuse a folder holding rows made with a different one (a folder stamped with
+        one of ``accepted``, the same config hashed by an earlier version, is taken over)."""
+        previous = self.fingerprint()
+        if previous is not None and previous not in (fingerprint, *accepted) and self.shard_files():
+            raise ConfigError(
+                f"output_dir {self.root} holds rows of a different config (fingerprint {previous} vs "
+                f"{fingerprint}); use a new output_dir, or delete that folder to start over"
+            )
         text = yaml.safe_dump({"fingerprint": fingerprint, **config}, sort_keys=False)
-        fs.write_bytes(config_path, text.encode("utf-8"))
+        fs.write_bytes(self.path("config.yaml"), text.encode("utf-8"))
 
     def shard_files(self) -> list[str]:
         if not fs.exists(self.shards):

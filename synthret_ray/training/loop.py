@@ -98,8 +98,7 @@ class DevEvaluator:
             self.eval_cfg = EvalConfig(
                 data=cfg.eval.data,
                 split=cfg.eval.split,
-                **cfg.eval.first_stage.model_dump(),
-                encode={"batch_size": cfg.eval.batch_size},
+                **cfg.eval.first_stage.model_dump(),  # a dense first stage with its encode and index options
                 reranker={"model": "in-training", "depth": cfg.eval.depth, "batch_size": cfg.eval.batch_size},
             )
             self.first_run = retrieve(self.eval_cfg, self.data, progress=False)

@@ -110,6 +110,25 @@ def test_ray_data_actor_encoding_matches_in_process(tiny_beir, ray_local):
 
 
 @pytest.mark.slow
+def test_synthesis_candidates_are_encoded_by_the_evaluations_encoder_with_their_options(tiny_beir, ray_local):
+    """prefer / label candidates and the round-trip filter rank as evaluation does: with encode.ray_min_docs=0
+    the corpus streams from the folder's corpus.jsonl through the Ray Data actor pool (it went through the
+    driver with default options, whatever was asked), and the candidates are the same."""
+    from synthret_ray.synthesis.config import CandidatesConfig
+    from synthret_ray.synthesis.inputs import retrieve_candidates
+
+    data = load_beir(str(tiny_beir))
+    here = CandidatesConfig(retriever="dense", model="minilm", k=3)
+    pooled = here.model_copy(update={"encode": here.encode.model_copy(update={"ray_min_docs": 0, "ray_batch_rows": 3,
+                                                                          "num_cpus_per_actor": 0.5})})  # fmt: skip
+    local = retrieve_candidates(str(tiny_beir), data.corpus, data.queries, here, progress=False)
+    streamed = retrieve_candidates(str(tiny_beir), data.corpus, data.queries, pooled, progress=False)
+    assert streamed == local and all(len(docs) == 3 for docs in local.values())
+    with pytest.raises(FileNotFoundError):  # the pool reads the folder: a wrong one is not silently replaced
+        retrieve_candidates(str(tiny_beir / "missing"), data.corpus, data.queries, pooled, progress=False)
+
+
+@pytest.mark.slow
 def test_reranking_rescores_only_the_head(tiny_beir, cross_encoder_dir):
     data = load_beir(str(tiny_beir))
     first = run_eval(_cfg(tiny_beir), data, progress=False)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from synthret_ray.config import ConfigError, load_config
+from synthret_ray.config import ConfigError, hashed, load_config
 from synthret_ray.data.beir import DataFormatError
 from synthret_ray.pipeline import RecipeConfig, run_recipe
 from tests.conftest import REPO, TINY_QRELS, TINY_QUERIES, run_synthret, write_beir
@@ -512,7 +512,7 @@ def test_the_label_task_judges_the_first_stages_candidates_unless_told_otherwise
     told = RecipeRun(recipe(tmp_path, tmp_path / "r", **values, synthesis=bm25)).label_config().candidates
     assert (told.retriever, told.model, told.k) == ("bm25", None, 20)
     default = RecipeRun(recipe(tmp_path, tmp_path / "r", recipe="reranker", synthesis={}, training={}))
-    assert default.label_config().candidates.model_dump() == {"retriever": "bm25", "model": None, "k": 10}
+    assert hashed(default.label_config().candidates) == {"retriever": "bm25", "model": None, "k": 10}
 
 
 def test_test_max_queries_scores_every_system_on_one_sample_and_keys_the_evaluate_stage(tmp_path):
@@ -660,3 +660,66 @@ def test_a_recipe_runs_whole_on_a_parquet_corpus_without_labels(tmp_path):
     model = SentenceTransformer(str(run_dir / "train" / "listwise" / "model"), device="cpu")
     assert model.encode(["os.getcwd"]).shape == (1, 384)
     assert "No labelled test split was scored." in (run_dir / "report.html").read_text()
+
+
+def test_the_runs_encode_and_index_reach_every_dense_retrieval_and_stay_out_of_hashes_at_defaults(tmp_path):
+    """One encoder setting per run (the encoding issue): the test evaluation, dev evaluation, prefer's stage-1
+    candidates, label's first-stage candidates, the round-trip filter and the fusion stage's first stage."""
+    from synthret_ray.pipeline.runner import RecipeRun
+
+    encode = {"batch_size": 16, "ray_min_docs": 0, "num_actors": 2}
+    synthesis = {"queries": {"filters": {"round_trip": {"retriever": "dense", "model": "minilm"}}}}
+    values = {"recipe": "syntriever", "train_queries": "generate", "synthesis": synthesis, "training": {}}
+    run = RecipeRun(recipe(tmp_path, tmp_path / "r", **values, encode=encode, index={"kind": "hnsw"}))
+    assert run.dense("m") == {"retriever": "dense", "model": "m", **run.cfg.encoding()}
+    assert run.cfg.encoding()["encode"]["num_actors"] == 2 and run.cfg.encoding()["index"]["kind"] == "hnsw"
+    prefer = run.query_task("prefer", candidates={**run.dense("stage1"), "k": 5}).candidates
+    assert prefer.encode.batch_size == 16 and prefer.encode.ray_min_docs == 0 and prefer.index.kind == "hnsw"
+    assert run.train_config("stage1", "t.parquet", "minilm").eval.batch_size == 16
+    reranker = RecipeRun(
+        recipe(
+            tmp_path,
+            tmp_path / "r2",
+            recipe="reranker",
+            encode=encode,
+            first_stage={"retriever": "dense", "model": "minilm"},
+            synthesis={},
+            training={},
+        )  # fmt: skip
+    )
+    assert reranker.label_config().candidates.encode.num_actors == 2
+    assert reranker.train_config("reranker", "t.parquet", "minilm").eval.first_stage.encode.num_actors == 2
+    # at the defaults, nothing new enters a stage's hash
+    plain = RecipeRun(recipe(tmp_path, tmp_path / "r3", **values))
+    assert plain.cfg.encoding() == {} and plain.dense("m") == {"retriever": "dense", "model": "m"}
+    with pytest.raises(ConfigError, match="first_stage.encode: set the run's encode once, at the top level"):
+        first_stage = {"retriever": "dense", "model": "m", "encode": encode}
+        load_config(RecipeConfig, base={**values, "recipe": "reranker", "data": "d", "run_dir": "r",
+                                        "first_stage": first_stage})  # fmt: skip
+
+
+def test_a_synthesis_folder_with_the_same_fingerprint_survives_a_change_of_an_earlier_stage(tmp_path):
+    """More passages change the queries stage's hash and, by the chain, every later stage's; a synthesis folder
+    whose rows the new config would make again is resumed (its finished units are not asked again), not deleted."""
+    from synthret_ray.pipeline.runner import RecipeRun, holds_rows_of
+    from synthret_ray.synthesis.store import RunStore
+
+    def queries_config(**values):
+        run = RecipeRun(recipe(tmp_path, tmp_path / "r", train_queries="generate", **values), log=lambda _: None)
+        return run, run.synthesis_config("queries", input={"data": str(tmp_path), "limit": run.cfg.passages})
+
+    first, queries = queries_config(passages=5)
+    assert not holds_rows_of(queries)  # nothing there yet
+    RunStore(queries.output_dir).claim(queries.model_dump(mode="json"), queries.fingerprint())
+    shard = Path(queries.output_dir) / "shards" / "part-0.parquet"
+    shard.parent.mkdir()
+    shard.write_bytes(b"rows")
+    first.stage("queries", queries.relevant(), lambda: {"rows": 5}, queries.output_dir, lambda: holds_rows_of(queries))
+    grown, more = queries_config(passages=7)
+    assert holds_rows_of(more) and more.relevant() != queries.relevant()
+    ran = grown.stage("queries", more.relevant(), lambda: {"rows": 7}, more.output_dir, lambda: holds_rows_of(more))
+    assert ran["rows"] == 7 and shard.exists()  # the stage ran again over the kept rows
+    _, other = queries_config(passages=7, teacher={"kind": "vllm", "model": "qwen-coder-0.5b"})
+    assert not holds_rows_of(other)
+    grown.stage("queries", other.relevant(), lambda: {"rows": 0}, other.output_dir, lambda: holds_rows_of(other))
+    assert not shard.exists()  # other rows: cleared

@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import pytest
+
+from synthret_ray.config import ConfigError
+
 
 def test_fingerprint_ignores_fields_the_task_never_reads():
     from synthret_ray.synthesis.config import SynthesisConfig
@@ -15,3 +19,45 @@ def test_fingerprint_ignores_fields_the_task_never_reads():
     assert config("distill").fingerprint() != config("distill", negatives=5).fingerprint()
     assert config("label").fingerprint() != config("label", candidates={"k": 3}).fingerprint()
     assert "negatives" not in config("queries").relevant() and "negatives" in config("distill").relevant()
+
+
+def test_which_units_and_how_candidates_are_encoded_leave_the_fingerprint():
+    """A run folder is a cache of rows per unit: a larger seeded sample of passages, or another batch size or
+    actor pool for the candidates' encoder, reuses it; a run made when the sample was hashed is taken over."""
+    from synthret_ray.config import hashed
+    from synthret_ray.synthesis.config import SynthesisConfig
+
+    def config(task="queries", **extra):
+        queries = {} if task == "queries" else {"queries": "train"}
+        limit = extra.pop("limit", None)
+        return SynthesisConfig(task=task, input={"data": "d", "limit": limit, **queries}, output_dir="o", **extra)
+
+    assert config(limit=1300).fingerprint() == config(limit=1400).fingerprint() == config().fingerprint()
+    new, legacy = config(limit=1300).fingerprints()
+    assert new == config().fingerprint() and legacy != config(limit=1400).fingerprints()[1]
+    prefer = config("prefer", candidates={"retriever": "dense", "model": "m"})
+    resources = {"batch_size": 8, "num_actors": 4, "ray_min_docs": 0, "device": "cpu", "cache": False}
+    assert prefer.fingerprint() == config("prefer", candidates={"retriever": "dense", "model": "m",
+                                          "encode": resources, "index": {"device": "cpu"}}).fingerprint()  # fmt: skip
+    for changed in ({"encode": {"max_seq_length": 64}}, {"index": {"kind": "hnsw"}}):  # other candidates come out
+        other = config("prefer", candidates={"retriever": "dense", "model": "m", **changed})
+        assert other.fingerprint() != prefer.fingerprint()
+    # options at their defaults stay out of the stage hash: runs made before they existed keep theirs
+    assert "encode" not in hashed(prefer)["candidates"] and "index" not in prefer.relevant()["candidates"]
+    assert hashed(other)["candidates"]["index"]["kind"] == "hnsw"
+
+
+def test_a_folder_claimed_with_the_legacy_fingerprint_is_resumed_and_another_config_refused(tmp_path):
+    from synthret_ray.synthesis.config import SynthesisConfig
+    from synthret_ray.synthesis.store import RunStore
+
+    cfg = SynthesisConfig(task="queries", input={"data": "d", "limit": 5}, output_dir=str(tmp_path))
+    store = RunStore(str(tmp_path))
+    new, legacy = cfg.fingerprints()
+    store.claim({"task": "queries"}, legacy)
+    (tmp_path / "shards").mkdir()
+    (tmp_path / "shards" / "part-0.parquet").write_bytes(b"")
+    store.claim(cfg.model_dump(mode="json"), new, cfg.fingerprints())  # the same rows, hashed before
+    assert store.fingerprint() == new
+    with pytest.raises(ConfigError, match="holds rows of a different config"):
+        store.claim({}, "0" * 16, ("1" * 16,))
