@@ -93,10 +93,14 @@ def retrieve_candidates(
 
 def seeded_sample(items: list, limit: int | None, seed: int) -> list:
     """A seeded random sample of ``limit`` items in their original order (file order says nothing about a
-    corpus: the first passages of a file are often one source or one topic); all items without a limit."""
+    corpus: the first passages of a file are often one source or one topic); all items without a limit. The first
+    ``limit`` of one seeded permutation, so a larger limit keeps every item of a smaller one (a run grown from 1,300
+    to 1,400 passages reuses its 1,300); ``random.sample`` changes method with the size and does not."""
     if not limit or limit >= len(items):
         return items
-    chosen = set(random.Random(seed).sample(range(len(items)), limit))
+    order = list(range(len(items)))
+    random.Random(seed).shuffle(order)
+    chosen = set(order[:limit])
     return [item for i, item in enumerate(items) if i in chosen]
 
 

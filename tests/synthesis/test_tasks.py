@@ -276,6 +276,12 @@ def test_limit_draws_a_seeded_sample_of_passages_not_the_first_ones(tmp_path):
     first = sampled(0)
     assert len(first) == 5 and first != sorted(corpus)[:5] and first == sorted(first)  # file order kept
     assert sampled(0) == first and sampled(1) != first
+    # a larger sample holds the smaller one (random.sample drew 1,300 and 1,400 of 5,000 by different methods)
+    from synthret_ray.synthesis.inputs import seeded_sample
+
+    items = list(range(5000))
+    assert set(seeded_sample(items, 1300, 0)) <= set(seeded_sample(items, 1400, 0))
+    assert len(seeded_sample(items, 1400, 0)) == 1400 and seeded_sample(items, None, 0) == items
 
 
 def test_judge_reports_measure_the_label_judge_against_known_positives():
