@@ -33,6 +33,12 @@ class EncodeConfig(StrictModel):
     batch_size: int = Field(64, gt=0, description="Texts per forward pass; raise it on GPUs (256-1024).")
     max_seq_length: int | None = Field(None, gt=0, description="Truncate inputs; null keeps the model's own limit.")
     device: str = Field("auto", description="'auto' (CUDA when present), 'cpu', 'cuda' or 'cuda:N'.")
+    precision: Literal["fp32", "bf16"] = Field(
+        "fp32",
+        description="bf16: matrix products in bfloat16 under torch.autocast (norms and softmax stay fp32); on CPUs "
+        "with AVX-512 BF16 or AMX, and on GPUs. See benchmarks/eval_speed.py for its speed and nDCG cost.",
+        json_schema_extra=HASH_WHEN_SET,
+    )
     query_prefix: str = Field("", description="Prepended to queries, e.g. 'query: ' for E5 models.")
     document_prefix: str = Field("", description="Prepended to documents, e.g. 'passage: ' for E5 models.")
     cache: bool = Field(

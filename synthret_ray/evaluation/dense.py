@@ -51,13 +51,18 @@ class DenseEncoder:
         return self.model.get_embedding_dimension()
 
     def encode(self, texts: list[str], prefix: str = "", progress: bool = False) -> np.ndarray:
-        return self.model.encode(
-            [prefix + t for t in texts],
-            batch_size=self.cfg.batch_size,
-            normalize_embeddings=self.normalize,
-            convert_to_numpy=True,
-            show_progress_bar=progress,
-        ).astype(np.float32, copy=False)
+        import torch
+
+        device = self.model.device.type
+        with torch.autocast(device, dtype=torch.bfloat16, enabled=self.cfg.precision == "bf16"):
+            embeddings = self.model.encode(
+                [prefix + t for t in texts],
+                batch_size=self.cfg.batch_size,
+                normalize_embeddings=self.normalize,
+                convert_to_tensor=True,
+                show_progress_bar=progress,
+            )
+        return embeddings.float().cpu().numpy()
 
     def fingerprint(self) -> str:
         """Content hash of what decides an embedding: the weights, the modules' settings (``repr`` names the
@@ -70,6 +75,8 @@ class DenseEncoder:
             digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
         tokenizer = self.model.tokenizer
         digest.update(f"{self.model!r}|{type(tokenizer).__name__}|{len(tokenizer)}|{self.normalize}".encode())
+        if self.cfg.precision != "fp32":  # other numbers: another cache entry (fp32 keys stay as they were)
+            digest.update(self.cfg.precision.encode())
         return digest.hexdigest()
 
 

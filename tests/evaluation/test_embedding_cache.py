@@ -60,3 +60,22 @@ def test_a_cached_evaluation_scores_what_a_fresh_one_does(tiny_beir, tmp_path, m
     for qid, docs in fresh.run.items():
         assert cached.run[qid].keys() == docs.keys()
         assert np.allclose([cached.run[qid][d] for d in docs], list(docs.values()), atol=1e-6)
+
+
+@pytest.mark.slow
+def test_bf16_encoding_is_close_to_fp32_and_cached_apart(tiny_beir, tmp_path, monkeypatch):
+    """encode.precision=bf16 runs the matrix products in bfloat16 (torch.autocast): unit vectors within a small
+    angle of fp32's, float32 out, and never served from (or into) fp32's cache entry."""
+    monkeypatch.setenv("SYNTHRET_CACHE", str(tmp_path / "cache"))
+    data = load_beir(str(tiny_beir), "test")
+    ids = list(data.corpus)
+    texts = [doc_text(data.corpus[d]) for d in ids]
+    fp32 = corpus_embeddings(DenseEncoder("minilm", EncodeConfig()), ids, texts, EncodeConfig())
+    bf16_cfg = EncodeConfig(precision="bf16")
+    bf16_encoder = DenseEncoder("minilm", bf16_cfg)
+    bf16 = corpus_embeddings(bf16_encoder, ids, texts, bf16_cfg)
+    assert bf16.dtype == np.float32 and bf16.shape == fp32.shape and not np.array_equal(bf16, fp32)
+    assert np.allclose(np.linalg.norm(bf16, axis=1), 1.0, atol=1e-5)
+    assert (bf16 * fp32).sum(axis=1).min() > 0.99  # cosine of each document's two embeddings
+    assert len(list((tmp_path / "cache" / "embeddings").glob("*.npy"))) == 2
+    assert bf16_encoder.fingerprint() != DenseEncoder("minilm", EncodeConfig()).fingerprint()
