@@ -472,7 +472,8 @@ def holds_rows_of(cfg: SynthesisConfig) -> bool:
     starting from nothing."""
     from synthret_ray.synthesis.store import RunStore
 
-    return RunStore(cfg.output_dir).fingerprint() in cfg.fingerprints()
+    stored = RunStore(cfg.output_dir).stored_config()
+    return stored is not None and cfg.makes_rows_of(stored)
 
 
 def evaluation_stem(system: str) -> str:

@@ -174,17 +174,21 @@ class SynthesisConfig(StrictModel):
         dumped = hashed(self)
         return {k: v for k, v in dumped.items() if self.task in TASK_FIELDS.get(k, {self.task})}
 
+    def makes_rows_of(self, stored: dict[str, Any]) -> bool:
+        """Whether a run folder's ``config.yaml`` (``stored``: a config and its fingerprint) holds rows this config
+        would make: the same fingerprint, or the stored config hashed by this version's rules (an earlier version
+        stamped folders with a hash of more, such as the sample of units, so a grown sample matches)."""
+        if stored.get("fingerprint") == self.fingerprint():
+            return True
+        try:
+            earlier = SynthesisConfig.model_validate({k: v for k, v in stored.items() if k != "fingerprint"})
+        except ValueError:  # a config this version cannot read: not the same rows
+            return False
+        return earlier.fingerprint() == self.fingerprint()
+
     def fingerprint(self) -> str:
         """Hash of everything that changes the rows (not resources, batch sizes or progress bars): a run folder
         made with another fingerprint is not resumed."""
-        return self._fingerprint(units_in_hash=False)
-
-    def fingerprints(self) -> tuple[str, str]:
-        """This config's fingerprint, and the one a run folder made before the sample left the hash carries: a
-        folder with either holds this config's rows."""
-        return self.fingerprint(), self._fingerprint(units_in_hash=True)
-
-    def _fingerprint(self, units_in_hash: bool) -> str:
         dumped = self.relevant()
         for key in ("progress", "shard_rows", "output_dir"):
             dumped.pop(key)
@@ -192,9 +196,8 @@ class SynthesisConfig(StrictModel):
         dumped["input"].pop("test_split")  # a guard, not an input
         # which units, not what a unit's row holds: rows are kept per unit id, and the export takes exactly this
         # config's units, so a larger sample (more passages, the same seed) reuses every row made before
-        if not units_in_hash:
-            dumped["input"].pop("limit")
-            dumped["input"].pop("sample_seed")
+        dumped["input"].pop("limit")
+        dumped["input"].pop("sample_seed")
         dumped["engine"] = self.engine.model_dump(mode="json", exclude=self.engine.resource_fields)
         if "candidates" in dumped:  # which candidates come out, not how they are encoded and searched
             for options in ("encode", "index"):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pyarrow as pa
@@ -55,18 +56,24 @@ class RunStore:
     def path(self, *parts: str) -> str:
         return fs.join(self.root, *parts)
 
-    def fingerprint(self) -> str | None:
-        """The fingerprint of the config this folder's rows were made with; None for a folder never claimed."""
+    def stored_config(self) -> dict[str, Any] | None:
+        """The config (with its ``fingerprint``) this folder's rows were made with; None for a folder never
+        claimed."""
         config_path = self.path("config.yaml")
         if not fs.exists(config_path):
             return None
-        return (yaml.safe_load(fs.read_bytes(config_path).decode("utf-8")) or {}).get("fingerprint")
+        return yaml.safe_load(fs.read_bytes(config_path).decode("utf-8")) or {}
 
-    def claim(self, config: dict[str, Any], fingerprint: str, accepted: tuple[str, ...] = ()) -> None:
-        """Record the config, or refuse a folder holding rows made with a different one (a folder stamped with
-        one of ``accepted``, the same config hashed by an earlier version, is taken over)."""
-        previous = self.fingerprint()
-        if previous is not None and previous not in (fingerprint, *accepted) and self.shard_files():
+    def claim(
+        self, config: dict[str, Any], fingerprint: str, same_rows: Callable[[dict[str, Any]], bool] | None = None
+    ) -> None:
+        """Record the config, or refuse a folder holding rows made with a different one: another fingerprint,
+        unless ``same_rows(stored config)`` says its rows are this config's (a folder stamped by an earlier
+        version)."""
+        stored = self.stored_config()
+        previous = None if stored is None else stored.get("fingerprint")
+        same = previous == fingerprint or (stored is not None and same_rows is not None and same_rows(stored))
+        if stored is not None and not same and self.shard_files():
             raise ConfigError(
                 f"output_dir {self.root} holds rows of a different config (fingerprint {previous} vs "
                 f"{fingerprint}); use a new output_dir, or delete that folder to start over"

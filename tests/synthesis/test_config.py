@@ -33,8 +33,6 @@ def test_which_units_and_how_candidates_are_encoded_leave_the_fingerprint():
         return SynthesisConfig(task=task, input={"data": "d", "limit": limit, **queries}, output_dir="o", **extra)
 
     assert config(limit=1300).fingerprint() == config(limit=1400).fingerprint() == config().fingerprint()
-    new, legacy = config(limit=1300).fingerprints()
-    assert new == config().fingerprint() and legacy != config(limit=1400).fingerprints()[1]
     prefer = config("prefer", candidates={"retriever": "dense", "model": "m"})
     resources = {"batch_size": 8, "num_actors": 4, "ray_min_docs": 0, "device": "cpu", "cache": False}
     assert prefer.fingerprint() == config("prefer", candidates={"retriever": "dense", "model": "m",
@@ -47,17 +45,27 @@ def test_which_units_and_how_candidates_are_encoded_leave_the_fingerprint():
     assert hashed(other)["candidates"]["index"]["kind"] == "hnsw"
 
 
-def test_a_folder_claimed_with_the_legacy_fingerprint_is_resumed_and_another_config_refused(tmp_path):
+def test_a_folder_stamped_by_an_earlier_version_is_resumed_when_its_config_makes_the_same_rows(tmp_path):
+    """Folders made before the sample left the fingerprint carry a hash of their limit: their stored config,
+    hashed by today's rules, decides (a run at 1,300 passages grows to 1,400); another config is refused."""
     from synthret_ray.synthesis.config import SynthesisConfig
     from synthret_ray.synthesis.store import RunStore
 
-    cfg = SynthesisConfig(task="queries", input={"data": "d", "limit": 5}, output_dir=str(tmp_path))
+    def config(**input_values):
+        return SynthesisConfig(task="queries", input={"data": "d", **input_values}, output_dir=str(tmp_path))
+
+    earlier = {"fingerprint": "26e3cb36a0c7880b", **config(limit=1300).model_dump(mode="json")}  # an old stamp
+    grown = config(limit=1400)
+    assert grown.makes_rows_of(earlier) and config(limit=1300, sample_seed=3).makes_rows_of(earlier)
+    other = SynthesisConfig(task="queries", input={"data": "d"}, output_dir="o", sampling={"temperature": 0.7})
+    assert not other.makes_rows_of(earlier)
+    assert not grown.makes_rows_of({**earlier, "fingerprint": "x", "bogus_field": 1})  # unreadable: not the same
+
     store = RunStore(str(tmp_path))
-    new, legacy = cfg.fingerprints()
-    store.claim({"task": "queries"}, legacy)
+    store.claim({k: v for k, v in earlier.items() if k != "fingerprint"}, earlier["fingerprint"])
     (tmp_path / "shards").mkdir()
     (tmp_path / "shards" / "part-0.parquet").write_bytes(b"")
-    store.claim(cfg.model_dump(mode="json"), new, cfg.fingerprints())  # the same rows, hashed before
-    assert store.fingerprint() == new
+    store.claim(grown.model_dump(mode="json"), grown.fingerprint(), grown.makes_rows_of)  # taken over
+    assert store.stored_config()["fingerprint"] == grown.fingerprint()
     with pytest.raises(ConfigError, match="holds rows of a different config"):
-        store.claim({}, "0" * 16, ("1" * 16,))
+        store.claim(other.model_dump(mode="json"), other.fingerprint(), other.makes_rows_of)
