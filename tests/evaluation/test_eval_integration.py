@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from synthret_ray.cli import app
 from synthret_ray.config import load_config
 from synthret_ray.data import load_beir
-from synthret_ray.data.beir import doc_text
+from synthret_ray.data.beir import DataFormatError, doc_text
 from synthret_ray.evaluation import EvalConfig, run_eval
 from synthret_ray.evaluation.metrics import ranked
 from synthret_ray.models import load_cross_encoder
@@ -124,7 +124,7 @@ def test_synthesis_candidates_are_encoded_by_the_evaluations_encoder_with_their_
     local = retrieve_candidates(str(tiny_beir), data.corpus, data.queries, here, progress=False)
     streamed = retrieve_candidates(str(tiny_beir), data.corpus, data.queries, pooled, progress=False)
     assert streamed == local and all(len(docs) == 3 for docs in local.values())
-    with pytest.raises(FileNotFoundError):  # the pool reads the folder: a wrong one is not silently replaced
+    with pytest.raises(DataFormatError, match="missing/corpus.jsonl: file not found"):  # the pool reads the folder
         retrieve_candidates(str(tiny_beir / "missing"), data.corpus, data.queries, pooled, progress=False)
 
 
