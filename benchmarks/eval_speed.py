@@ -24,12 +24,13 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # name -> encode options over the default path (what `synthret eval` takes as encode.<key>=<value>)
 OPTIONS: dict[str, dict] = {
     "bf16 (encode.precision=bf16)": {"precision": "bf16"},
-    "fp32, Ray Data pool of 2 one-thread actors": {"ray_min_docs": 0, "num_actors": 2, "num_cpus_per_actor": 1},
+    # 0.5 CPU each on 2 cores: two 1-CPU actors leave no CPU for Ray Data's read tasks (the run waits forever)
+    "fp32, Ray Data pool of 2 one-thread actors": {"ray_min_docs": 0, "num_actors": 2, "num_cpus_per_actor": 0.5},
     "bf16, Ray Data pool of 2 one-thread actors": {
         "precision": "bf16",
         "ray_min_docs": 0,
         "num_actors": 2,
-        "num_cpus_per_actor": 1,
+        "num_cpus_per_actor": 0.5,
     },  # fmt: skip
 }
 
