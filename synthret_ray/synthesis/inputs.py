@@ -70,25 +70,18 @@ def load_judged(cfg: SynthesisConfig) -> dict[str, list[str]]:
 def retrieve_candidates(
     data_dir: str, corpus: dict[str, dict[str, str]], queries: dict[str, str], cfg: CandidatesConfig, progress: bool
 ) -> dict[str, list[str]]:
-    """Top ``cfg.k`` document ids per query (a document carrying the query's own id is skipped), ranked as
-    evaluation ranks: BM25, or the dense encoder with ``cfg.encode`` and ``cfg.index`` (a Ray Data actor pool
-    streaming ``data_dir``'s corpus.jsonl for large corpora, the embedding cache for small ones)."""
+    """Top ``cfg.k`` document ids per query, retrieved as evaluation retrieves (``evaluation.runner.retrieve``: a
+    document carrying the query's own id is skipped; BM25, or the dense encoder with ``cfg.encode`` and
+    ``cfg.index``, whose Ray Data pool streams ``data_dir``'s corpus.jsonl for large corpora)."""
+    from synthret_ray.data.beir import BeirData
+    from synthret_ray.evaluation.config import EvalConfig
     from synthret_ray.evaluation.metrics import ranked
+    from synthret_ray.evaluation.runner import retrieve
 
-    depth = min(len(corpus), cfg.k + 1)
-    if cfg.retriever == "bm25":
-        from synthret_ray.evaluation.bm25 import bm25_search
-        from synthret_ray.evaluation.config import BM25Config
-
-        run = bm25_search(corpus, queries, depth, BM25Config(), progress)
-    else:
-        from synthret_ray.data.beir import BeirData
-        from synthret_ray.evaluation.dense import DenseEncoder, dense_search
-
-        encoder = DenseEncoder(cfg.model, cfg.encode)
-        data = BeirData(corpus, queries, {}, split="synthesis", path=data_dir)
-        run = dense_search(data, encoder, depth, cfg.encode, cfg.index, progress, model_name=cfg.model)
-    return {q: [d for d, _ in ranked(run.get(q, {})) if d != q][: cfg.k] for q in queries}
+    options = {"retriever": cfg.retriever, "model": cfg.model, "encode": cfg.encode, "index": cfg.index}
+    data = BeirData(corpus, queries, {}, split="synthesis", path=data_dir)
+    run = retrieve(EvalConfig(data=data_dir, **options), data, progress)
+    return {q: [d for d, _ in ranked(run.get(q, {}))][: cfg.k] for q in queries}
 
 
 def seeded_sample(items: list, limit: int | None, seed: int) -> list:
