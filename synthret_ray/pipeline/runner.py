@@ -38,6 +38,7 @@ from synthret_ray.pipeline.plots import write_plots
 from synthret_ray.pipeline.report import write_report
 from synthret_ray.synthesis.config import SynthesisConfig
 from synthret_ray.synthesis.inputs import is_path, queries_folder
+from synthret_ray.synthesis.store import RunStore
 from synthret_ray.training.config import TrainConfig
 
 STAGES = {
@@ -138,8 +139,11 @@ class RecipeRun:
         return self.synthesis_config(task, input=inputs, **derived)
 
     def train_config(self, stage: str, train_data: str, model: str, **derived: Any) -> TrainConfig:
-        dev: dict[str, Any] = {"data": self.dev_data, "split": self.dev_split}
-        dev["batch_size"] = self.cfg.encode.batch_size
+        dev: dict[str, Any] = {
+            "data": self.dev_data,
+            "split": self.dev_split,
+            "batch_size": self.cfg.encode.batch_size,
+        }
         if self.cfg.dev_split:  # a split of the dataset itself: its test split is guarded there
             dev["test_split"] = self.cfg.test_split
         if stage == "reranker":  # dev scores checkpoints as test will: the first stage, its depth, the fusion
@@ -220,7 +224,11 @@ class RecipeRun:
                 **{k: v for k, v in stats["this_run"].items() if k.endswith("_hours")},
             }
 
-        return self.stage(name, cfg.relevant(), run, cfg.output_dir, lambda: holds_rows_of(cfg))
+        # a stage redone because an earlier one changed (more passages, another split) resumes a folder whose
+        # rows this config would make again instead of starting from nothing
+        return self.stage(
+            name, cfg.relevant(), run, cfg.output_dir, lambda: RunStore(cfg.output_dir).holds_rows_of(cfg)
+        )
 
     def fit_batch(self, name: str, cfg: TrainConfig) -> TrainConfig:
         """A weak teacher can leave fewer rows than one global batch: the stage then trains on all of them in one
@@ -464,16 +472,6 @@ class RecipeRun:
         # only a sampled evaluation adds its size, so that runs scored on every query keep their hash
         config = {"systems": systems, "split": self.cfg.test_split, **({"max_queries": sample} if sample else {})}
         return self.stage("evaluate", config, run, self.path("evaluate"))
-
-
-def holds_rows_of(cfg: SynthesisConfig) -> bool:
-    """Whether ``cfg.output_dir`` holds rows this config would make again (the same fingerprint): a synthesis
-    stage whose hash changed with an earlier stage (more passages, another split) resumes it instead of
-    starting from nothing."""
-    from synthret_ray.synthesis.store import RunStore
-
-    stored = RunStore(cfg.output_dir).stored_config()
-    return stored is not None and cfg.makes_rows_of(stored)
 
 
 def evaluation_stem(system: str) -> str:

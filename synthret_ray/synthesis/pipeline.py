@@ -374,7 +374,7 @@ def synthesize(cfg: SynthesisConfig) -> SynthesisResult:
     check_engine(cfg.engine)
     units, notes = build_units(cfg, task, progress=cfg.progress)  # bad input fails before the run folder exists
     store = RunStore(cfg.output_dir)
-    store.claim(cfg.model_dump(mode="json"), cfg.fingerprint(), cfg.makes_rows_of)
+    store.claim(cfg)
     existing = store.read_rows()
     done = {row["id"] for row in existing if row["status"] in FINAL}
     seen = {k for row in existing if row["status"] == "ok" and (k := task.dedupe_key(row)) is not None}

@@ -15,8 +15,7 @@ from __future__ import annotations
 import io
 import os
 import time
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -25,6 +24,9 @@ import yaml
 from synthret_ray.config import ConfigError
 from synthret_ray.data import fs
 from synthret_ray.data.beir import DataFormatError
+
+if TYPE_CHECKING:
+    from synthret_ray.synthesis.config import SynthesisConfig
 
 COMMON_COLUMNS: dict[str, pa.DataType] = {
     "id": pa.string(),
@@ -64,21 +66,21 @@ class RunStore:
             return None
         return yaml.safe_load(fs.read_bytes(config_path).decode("utf-8")) or {}
 
-    def claim(
-        self, config: dict[str, Any], fingerprint: str, same_rows: Callable[[dict[str, Any]], bool] | None = None
-    ) -> None:
-        """Record the config, or refuse a folder holding rows made with a different one: another fingerprint,
-        unless ``same_rows(stored config)`` says its rows are this config's (a folder stamped by an earlier
-        version)."""
+    def holds_rows_of(self, cfg: SynthesisConfig) -> bool:
+        """Whether this folder holds rows ``cfg`` would make again (``SynthesisConfig.makes_rows_of``): resumed,
+        and kept by a recipe whose stage hash changed with an earlier stage."""
         stored = self.stored_config()
-        previous = None if stored is None else stored.get("fingerprint")
-        same = previous == fingerprint or (stored is not None and same_rows is not None and same_rows(stored))
-        if stored is not None and not same and self.shard_files():
+        return stored is not None and cfg.makes_rows_of(stored)
+
+    def claim(self, cfg: SynthesisConfig) -> None:
+        """Record the config, or refuse a folder holding rows made with a different one."""
+        stored = self.stored_config()
+        if stored is not None and self.shard_files() and not self.holds_rows_of(cfg):
             raise ConfigError(
-                f"output_dir {self.root} holds rows of a different config (fingerprint {previous} vs "
-                f"{fingerprint}); use a new output_dir, or delete that folder to start over"
+                f"output_dir {self.root} holds rows of a different config (fingerprint {stored.get('fingerprint')} "
+                f"vs {cfg.fingerprint()}); use a new output_dir, or delete that folder to start over"
             )
-        text = yaml.safe_dump({"fingerprint": fingerprint, **config}, sort_keys=False)
+        text = yaml.safe_dump({"fingerprint": cfg.fingerprint(), **cfg.model_dump(mode="json")}, sort_keys=False)
         fs.write_bytes(self.path("config.yaml"), text.encode("utf-8"))
 
     def shard_files(self) -> list[str]:

@@ -701,7 +701,7 @@ def test_the_runs_encode_and_index_reach_every_dense_retrieval_and_stay_out_of_h
 def test_a_synthesis_folder_with_the_same_fingerprint_survives_a_change_of_an_earlier_stage(tmp_path):
     """More passages change the queries stage's hash and, by the chain, every later stage's; a synthesis folder
     whose rows the new config would make again is resumed (its finished units are not asked again), not deleted."""
-    from synthret_ray.pipeline.runner import RecipeRun, holds_rows_of
+    from synthret_ray.pipeline.runner import RecipeRun
     from synthret_ray.synthesis.store import RunStore
 
     def queries_config(**values):
@@ -709,17 +709,35 @@ def test_a_synthesis_folder_with_the_same_fingerprint_survives_a_change_of_an_ea
         return run, run.synthesis_config("queries", input={"data": str(tmp_path), "limit": run.cfg.passages})
 
     first, queries = queries_config(passages=5)
-    assert not holds_rows_of(queries)  # nothing there yet
-    RunStore(queries.output_dir).claim(queries.model_dump(mode="json"), queries.fingerprint())
+    assert not RunStore(queries.output_dir).holds_rows_of(queries)  # nothing there yet
+    RunStore(queries.output_dir).claim(queries)
     shard = Path(queries.output_dir) / "shards" / "part-0.parquet"
     shard.parent.mkdir()
     shard.write_bytes(b"rows")
-    first.stage("queries", queries.relevant(), lambda: {"rows": 5}, queries.output_dir, lambda: holds_rows_of(queries))
+    first.stage(
+        "queries",
+        queries.relevant(),
+        lambda: {"rows": 5},
+        queries.output_dir,
+        lambda: RunStore(queries.output_dir).holds_rows_of(queries),
+    )
     grown, more = queries_config(passages=7)
-    assert holds_rows_of(more) and more.relevant() != queries.relevant()
-    ran = grown.stage("queries", more.relevant(), lambda: {"rows": 7}, more.output_dir, lambda: holds_rows_of(more))
+    assert RunStore(more.output_dir).holds_rows_of(more) and more.relevant() != queries.relevant()
+    ran = grown.stage(
+        "queries",
+        more.relevant(),
+        lambda: {"rows": 7},
+        more.output_dir,
+        lambda: RunStore(more.output_dir).holds_rows_of(more),
+    )
     assert ran["rows"] == 7 and shard.exists()  # the stage ran again over the kept rows
     _, other = queries_config(passages=7, teacher={"kind": "vllm", "model": "qwen-coder-0.5b"})
-    assert not holds_rows_of(other)
-    grown.stage("queries", other.relevant(), lambda: {"rows": 0}, other.output_dir, lambda: holds_rows_of(other))
+    assert not RunStore(other.output_dir).holds_rows_of(other)
+    grown.stage(
+        "queries",
+        other.relevant(),
+        lambda: {"rows": 0},
+        other.output_dir,
+        lambda: RunStore(other.output_dir).holds_rows_of(other),
+    )
     assert not shard.exists()  # other rows: cleared

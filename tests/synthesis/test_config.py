@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from synthret_ray.config import ConfigError
 
@@ -62,10 +63,11 @@ def test_a_folder_stamped_by_an_earlier_version_is_resumed_when_its_config_makes
     assert not grown.makes_rows_of({**earlier, "fingerprint": "x", "bogus_field": 1})  # unreadable: not the same
 
     store = RunStore(str(tmp_path))
-    store.claim({k: v for k, v in earlier.items() if k != "fingerprint"}, earlier["fingerprint"])
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(earlier))  # what the earlier version wrote
     (tmp_path / "shards").mkdir()
     (tmp_path / "shards" / "part-0.parquet").write_bytes(b"")
-    store.claim(grown.model_dump(mode="json"), grown.fingerprint(), grown.makes_rows_of)  # taken over
+    assert store.holds_rows_of(grown) and not store.holds_rows_of(other)
+    store.claim(grown)  # taken over
     assert store.stored_config()["fingerprint"] == grown.fingerprint()
     with pytest.raises(ConfigError, match="holds rows of a different config"):
-        store.claim(other.model_dump(mode="json"), other.fingerprint(), other.makes_rows_of)
+        store.claim(other)
