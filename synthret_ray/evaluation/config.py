@@ -76,7 +76,23 @@ class IndexConfig(StrictModel):
     )
 
 
-class FirstStageConfig(StrictModel):
+class DenseOptions(StrictModel):
+    """How dense retrieval encodes and searches. A recipe sets them once, at its top level, for every dense
+    retrieval of the run (evaluation, dev evaluation, the teacher's candidates, the round-trip filter)."""
+
+    encode: EncodeConfig = Field(
+        default_factory=EncodeConfig,
+        description="Encoding: batch, device, precision, a Ray Data actor pool for large corpora, the cache.",
+        json_schema_extra=HASH_WHEN_SET,
+    )
+    index: IndexConfig = Field(
+        default_factory=IndexConfig,
+        description="The faiss index searched: flat (exact), ivf or hnsw.",
+        json_schema_extra=HASH_WHEN_SET,
+    )
+
+
+class FirstStageConfig(DenseOptions):
     """The retriever whose top candidates a cross-encoder reranks (and, in a recipe, is labelled on)."""
 
     retriever: Literal["bm25", "dense"] = Field("bm25", description="bm25, or dense with `model`.")
@@ -84,17 +100,6 @@ class FirstStageConfig(StrictModel):
         None,
         description="Bi-encoder when retriever=dense: a folder (e.g. another run's train/stage2/model), hub id or "
         "packaged name (minilm).",
-    )
-    encode: EncodeConfig = Field(
-        default_factory=EncodeConfig,
-        description="How a dense first stage encodes (batch, device, Ray actor pool for large corpora, cache); "
-        "a recipe sets it once with its top-level `encode`.",
-        json_schema_extra=HASH_WHEN_SET,
-    )
-    index: IndexConfig = Field(
-        default_factory=IndexConfig,
-        description="The faiss index a dense first stage searches; a recipe sets it with its top-level `index`.",
-        json_schema_extra=HASH_WHEN_SET,
     )
 
     @model_validator(mode="after")

@@ -11,13 +11,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from synthret_ray.config import HASH_WHEN_SET, StrictModel, hashed
+from synthret_ray.config import hashed
 from synthret_ray.data.corpus_import import CorpusColumns
 from synthret_ray.engines.config import EngineConfig, VLLMEngineConfig
-from synthret_ray.evaluation.config import EncodeConfig, FirstStageConfig, IndexConfig
+from synthret_ray.evaluation.config import DenseOptions, FirstStageConfig
 
 
-class RecipeConfig(StrictModel):
+class RecipeConfig(DenseOptions):
+    """One recipe run, corpus to evaluated model; its ``encode`` / ``index`` serve every dense retrieval of it."""
+
     recipe: Literal["syntriever", "sycl", "reranker"]
     data: str = Field(
         description="BEIR folder (the corpus, and the qrels splits named below), or a corpus alone: a parquet or "
@@ -73,18 +75,6 @@ class RecipeConfig(StrictModel):
         description="reranker: weight w of the cross-encoder in w * cross-encoder + (1 - w) * first stage "
         "(per-query min-max normalized); 'dev' picks it from 0, 0.1, ..., 1 by nDCG@10 on the dev queries, 1 is "
         "the cross-encoder alone.",
-    )
-    encode: EncodeConfig = Field(
-        default_factory=EncodeConfig,
-        description="How every dense encoding of the run is done, set once: the test evaluation, dev evaluation "
-        "during training (batch_size), the stage-1 candidates of prefer, the first stage's candidates of label, "
-        "the round-trip filter (batch, device, a Ray Data actor pool for large corpora, the embedding cache).",
-        json_schema_extra=HASH_WHEN_SET,
-    )
-    index: IndexConfig = Field(
-        default_factory=IndexConfig,
-        description="The faiss index every dense search of the run uses (flat, ivf, hnsw), set once as `encode`.",
-        json_schema_extra=HASH_WHEN_SET,
     )
     progress: bool = True
 
