@@ -31,7 +31,7 @@ OPTIONS: dict[str, dict] = {
         "ray_min_docs": 0,
         "num_actors": 2,
         "num_cpus_per_actor": 0.5,
-    },  # fmt: skip
+    },
 }
 
 

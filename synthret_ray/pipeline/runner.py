@@ -224,8 +224,11 @@ class RecipeRun:
                 **{k: v for k, v in stats["this_run"].items() if k.endswith("_hours")},
             }
 
-        # a stage redone because an earlier one changed (more passages, another split) resumes a folder whose
-        # rows this config would make again instead of starting from nothing
+        return self.synthesis_stage(name, cfg, run)
+
+    def synthesis_stage(self, name: str, cfg: SynthesisConfig, run: Callable[[], dict[str, Any]]) -> dict:
+        """``stage`` for a synthesis task: redone because an earlier stage changed (more passages, another split),
+        it resumes a folder whose rows this config would make again instead of starting from nothing."""
         return self.stage(
             name, cfg.relevant(), run, cfg.output_dir, lambda: RunStore(cfg.output_dir).holds_rows_of(cfg)
         )

@@ -714,30 +714,12 @@ def test_a_synthesis_folder_with_the_same_fingerprint_survives_a_change_of_an_ea
     shard = Path(queries.output_dir) / "shards" / "part-0.parquet"
     shard.parent.mkdir()
     shard.write_bytes(b"rows")
-    first.stage(
-        "queries",
-        queries.relevant(),
-        lambda: {"rows": 5},
-        queries.output_dir,
-        lambda: RunStore(queries.output_dir).holds_rows_of(queries),
-    )
+    first.synthesis_stage("queries", queries, lambda: {"rows": 5})
     grown, more = queries_config(passages=7)
     assert RunStore(more.output_dir).holds_rows_of(more) and more.relevant() != queries.relevant()
-    ran = grown.stage(
-        "queries",
-        more.relevant(),
-        lambda: {"rows": 7},
-        more.output_dir,
-        lambda: RunStore(more.output_dir).holds_rows_of(more),
-    )
+    ran = grown.synthesis_stage("queries", more, lambda: {"rows": 7})
     assert ran["rows"] == 7 and shard.exists()  # the stage ran again over the kept rows
     _, other = queries_config(passages=7, teacher={"kind": "vllm", "model": "qwen-coder-0.5b"})
     assert not RunStore(other.output_dir).holds_rows_of(other)
-    grown.stage(
-        "queries",
-        other.relevant(),
-        lambda: {"rows": 0},
-        other.output_dir,
-        lambda: RunStore(other.output_dir).holds_rows_of(other),
-    )
+    grown.synthesis_stage("queries", other, lambda: {"rows": 0})
     assert not shard.exists()  # other rows: cleared
