@@ -247,12 +247,14 @@ class RecipeRun:
                 f"[{name}] {rows} training rows for {workers} worker(s): fewer than the 2 per worker a batch needs; "
                 "the teacher kept too little to train on (see this stage's synthesis stats.json)"
             )
-        if cfg.loss_name == "wasserstein":  # its loss is a statistic of the batch's rows: no quiet change of size
+        from synthret_ray.training.losses import get_loss
+
+        if getattr(get_loss(cfg.loss_name), "batch_statistic", False):  # no quiet change of the batch's size
             raise PipelineError(
                 f"[{name}] {rows} training rows, fewer than one batch of {cfg.optim.batch_size} x {workers} "
-                "worker(s): the Wasserstein loss compares the mean and covariance of a batch's rows, so a smaller "
-                f"batch is a different loss. Set training.{name}.optim.batch_size to at most {rows // workers} "
-                f"yourself (2 or more rows per global batch), or training.{name}.loss.name=listnet"
+                f"worker(s): the {cfg.loss_name} loss compares the mean and covariance of a batch's rows, so "
+                f"a smaller batch is a different loss. Set training.{name}.optim.batch_size to at most "
+                f"{rows // workers} yourself (2 or more rows per global batch), or training.{name}.loss.name=listnet"
             )
         batch = rows // workers
         self.log(

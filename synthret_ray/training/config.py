@@ -16,7 +16,7 @@ STAGE_LOSSES: dict[str, tuple[str, ...]] = {
     "pairs": ("infonce",),
     "distill": ("syntriever_distill", "infonce"),
     "align": ("partial_plackett_luce", "bradley_terry"),
-    "listwise": ("wasserstein", "listnet"),
+    "listwise": ("wasserstein", "wasserstein_paired", "listnet"),
     "reranker": ("lce",),
 }
 

@@ -319,9 +319,11 @@ def test_fewer_rows_than_a_batch_train_in_one_smaller_batch(tmp_path):
     pq.write_table(pa.table({"query": ["q"], "documents": [["a", "b"]], "labels": [[1, 0]]}), one)
     with pytest.raises(PipelineError, match="1 training rows for 1 worker"):
         big.fit_batch("listwise", big.train_config("listwise", str(one), "minilm"))
-    wasserstein = RecipeRun(recipe(tmp_path, tmp_path / "r", training={"listwise": {"optim": {"batch_size": 8}}}))
-    with pytest.raises(PipelineError, match="Set training.listwise.optim.batch_size to at most 3 yourself"):
-        wasserstein.fit_batch("listwise", wasserstein.train_config("listwise", str(lists), "minilm"))
+    for loss in ("wasserstein", "wasserstein_paired"):
+        listwise = {"optim": {"batch_size": 8}, "loss": {"name": loss}}
+        wasserstein = RecipeRun(recipe(tmp_path, tmp_path / "r", training={"listwise": listwise}))
+        with pytest.raises(PipelineError, match=f"the {loss} loss .* at most 3 yourself"):
+            wasserstein.fit_batch("listwise", wasserstein.train_config("listwise", str(lists), "minilm"))
 
 
 def test_stage_settings_are_validated_with_their_prefix(tmp_path):

@@ -37,6 +37,7 @@ CASES = [
     ("distill", "syntriever_distill", 0.0),
     ("distill", "infonce", 0.0),
     ("listwise", "wasserstein", 0.0),
+    ("listwise", "wasserstein_paired", 0.0),
     ("listwise", "listnet", 0.0),
     ("align", "partial_plackett_luce", 0.5),
 ]

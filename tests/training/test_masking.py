@@ -98,7 +98,7 @@ def test_padding_slots_are_masked_not_repeated():
         {"query": "qa", "documents": ["p", "n"], "labels": [1, 0]},
         {"query": "qb", "documents": ["s", "n"], "labels": [1, 0]},
     ]
-    for name in ("listnet", "wasserstein"):
+    for name in ("listnet", "wasserstein", "wasserstein_paired"):
         values = []
         for size in (2, 4):
             cfg = TrainConfig(

@@ -11,6 +11,7 @@ from synthret_ray.training.losses.listnet import ListNetLoss
 from synthret_ray.training.losses.partial_plackett_luce import PartialPlackettLuceLoss
 from synthret_ray.training.losses.syntriever_distill import SyntrieverDistillLoss
 from synthret_ray.training.losses.wasserstein import WassersteinLoss
+from synthret_ray.training.losses.wasserstein_paired import PairedWassersteinLoss
 
 LOSSES: dict[str, type[nn.Module]] = {
     "infonce": InfoNCELoss,
@@ -18,6 +19,7 @@ LOSSES: dict[str, type[nn.Module]] = {
     "partial_plackett_luce": PartialPlackettLuceLoss,
     "bradley_terry": BradleyTerryLoss,
     "wasserstein": WassersteinLoss,
+    "wasserstein_paired": PairedWassersteinLoss,
     "listnet": ListNetLoss,
     "lce": LCELoss,
 }
@@ -35,6 +37,7 @@ __all__ = [
     "InfoNCELoss",
     "LCELoss",
     "ListNetLoss",
+    "PairedWassersteinLoss",
     "PartialPlackettLuceLoss",
     "SyntrieverDistillLoss",
     "WassersteinLoss",

@@ -60,16 +60,23 @@ class WassersteinLoss(RetrievalLoss):
     """
 
     citation = "Esfandiarpoor et al. 2025, SyCL, arXiv:2503.23239; Dowson and Landau 1982"
+    # The loss is a statistic of the batch's rows: a smaller batch is a different loss (the recipe refuses to shrink
+    # the batch for it, see RecipeRun.fit_batch).
+    batch_statistic = True
 
     def forward(self, queries: Tensor, documents: Tensor, labels: Tensor, hidden: Tensor | None = None) -> Tensor:
         scores = self.similarity(queries, documents.flatten(0, 1))  # (B, B*G)
         # a hidden column (another query's copy of one of q_i's documents) gets no mass in either distribution
         return self.compute_loss(hide(scores, hidden), hide(in_batch_labels(labels.to(scores.dtype)), hidden))
 
-    def compute_loss(self, scores: Tensor, labels: Tensor) -> Tensor:
-        """``scores`` and ``labels`` both (B, B*G); returns a float32 scalar (computed in float64)."""
+    @staticmethod
+    def check_batch(scores: Tensor) -> None:
         if scores.shape[0] < 2:
             raise ValueError(
                 "the Wasserstein loss needs 2 or more queries per (global) batch: a covariance over one row"
             )
+
+    def compute_loss(self, scores: Tensor, labels: Tensor) -> Tensor:
+        """``scores`` and ``labels`` both (B, B*G); returns a float32 scalar (computed in float64)."""
+        self.check_batch(scores)
         return frechet_distance(F.softmax(scores, dim=1), F.softmax(labels, dim=1)).to(scores.dtype)

@@ -23,7 +23,7 @@ def _inputs(name: str, correct: bool, q: torch.Tensor):
         return (q, docs, torch.tensor([[1, 0, 0]] * B))
     if name in ("partial_plackett_luce", "bradley_terry"):
         return (q, target + noise(B, D), torch.randn(B, D))
-    if name in ("wasserstein", "listnet"):
+    if name in ("wasserstein", "wasserstein_paired", "listnet"):
         docs = torch.cat([(target + noise(B, D)).unsqueeze(1), negatives], dim=1)
         return (q, docs, torch.tensor([[3.0, 1.0, 0.0]] * B))
     if name == "lce":
