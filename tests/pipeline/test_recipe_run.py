@@ -612,9 +612,11 @@ def test_the_reranker_recipe_labels_reranks_and_fuses_a_dense_first_stage(tmp_pa
 
 
 @pytest.mark.slow
-def test_a_recipe_runs_whole_on_a_parquet_corpus_without_labels(tmp_path):
-    """A user's path (the corpus-only issue): a folder of parquet files with their own column names and no queries
-    or qrels; queries are generated, the student is trained and exported, nothing is scored and the run says so."""
+@pytest.mark.parametrize("layout", ["parquet", "beir"])
+def test_a_recipe_runs_whole_on_a_corpus_without_labels(tmp_path, layout):
+    """A user's path (the corpus-only issue): a folder of parquet files with their own column names, or a BEIR
+    folder holding only corpus.jsonl, and no queries or qrels; queries are generated, the student is trained and
+    exported, nothing is scored and the run says so."""
     import pyarrow as pa
     import pyarrow.parquet as pq
     from sentence_transformers import SentenceTransformer
@@ -623,17 +625,22 @@ def test_a_recipe_runs_whole_on_a_parquet_corpus_without_labels(tmp_path):
     docs = [json.loads(line) for line in pydocs.read_text().splitlines()[:24]]
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    for part in range(2):  # two files: a folder of them is one corpus
-        half = docs[part::2]
-        table = {"doc_id": [d["_id"] for d in half], "body": [d["text"] for d in half]}
-        pq.write_table(pa.table({**table, "heading": [d["title"] for d in half]}), corpus / f"part-{part}.parquet")
+    if layout == "parquet":
+        for part in range(2):  # two files: a folder of them is one corpus
+            half = docs[part::2]
+            table = {"doc_id": [d["_id"] for d in half], "body": [d["text"] for d in half]}
+            pq.write_table(pa.table({**table, "heading": [d["title"] for d in half]}), corpus / f"part-{part}.parquet")
+        columns = {"corpus_columns": {"id": "doc_id", "text": "body", "title": "heading"}}
+    else:
+        (corpus / "corpus.jsonl").write_text("".join(json.dumps(d) + "\n" for d in docs))
+        columns = {}
     run_dir = tmp_path / "run"
     cfg = recipe(
         corpus,
         run_dir,
         train_queries="generate",
         dev_split=None,
-        corpus_columns={"id": "doc_id", "text": "body", "title": "heading"},
+        **columns,
         synthesis={
             "queries": {"sampling": {"max_new_tokens": 24}},
             "graded": {"levels": [3, 1, 0], "sampling": {"max_new_tokens": 40}},
@@ -648,10 +655,14 @@ def test_a_recipe_runs_whole_on_a_parquet_corpus_without_labels(tmp_path):
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
     summary = json.loads((run_dir / "summary.json").read_text())
-    assert list(summary["stages"]) == ["corpus", "queries", "split", "graded", "listwise"]
-    assert summary["stages"]["corpus"]["documents"] == 24 and summary["evaluation"] == {"systems": {}, "scored": False}
-    imported = {json.loads(line)["_id"] for line in (run_dir / "corpus" / "corpus.jsonl").read_text().splitlines()}
-    assert imported == {d["_id"] for d in docs}
+    imported = ["corpus"] if layout == "parquet" else []  # a BEIR folder is read where it is
+    assert list(summary["stages"]) == [*imported, "queries", "split", "graded", "listwise"]
+    assert summary["evaluation"] == {"systems": {}, "scored": False}
+    assert layout == "beir" or summary["stages"]["corpus"]["documents"] == 24
+    data = run_dir / "corpus" if layout == "parquet" else corpus
+    assert {json.loads(line)["_id"] for line in (data / "corpus.jsonl").read_text().splitlines()} == {
+        d["_id"] for d in docs
+    }
     # every training and dev query was written by the teacher from one of these passages
     written = {json.loads(line)["_id"] for line in (run_dir / "queries" / "export" / "queries.jsonl").open()}
     for side in ("train", "dev"):
