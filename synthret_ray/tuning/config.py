@@ -1,7 +1,7 @@
 """Typed config of ``synthret tune``: a training config, the search space over its dotted keys, and the search.
 
 train:          a TrainConfig (its eval.data / eval.split are the dev queries the objective is scored on)
-search_space:   {dotted TrainConfig key: {type: loguniform|uniform|choice|randint, low, high | values}}
+search_space:   {dotted TrainConfig key: {type: loguniform|uniform|choice|randint|grid, low, high | values}}
 """
 
 from __future__ import annotations
@@ -15,16 +15,17 @@ from synthret_ray.training.config import TrainConfig
 
 
 class Distribution(StrictModel):
-    type: Literal["loguniform", "uniform", "choice", "randint"]
+    # grid: every value in turn (Ray Tune's grid_search; num_samples repeats the whole grid), with search=random
+    type: Literal["loguniform", "uniform", "choice", "randint", "grid"]
     low: float | None = None
     high: float | None = None
     values: list[Any] | None = None
 
     @model_validator(mode="after")
     def _check(self) -> Distribution:
-        if self.type == "choice":
+        if self.type in ("choice", "grid"):
             if not self.values:
-                raise ValueError("choice needs a non-empty `values` list")
+                raise ValueError(f"{self.type} needs a non-empty `values` list")
         elif self.low is None or self.high is None or not self.low < self.high:
             raise ValueError(f"{self.type} needs low < high, got low={self.low}, high={self.high}")
         elif self.type == "loguniform" and self.low <= 0:
@@ -62,6 +63,11 @@ class TuneConfig(StrictModel):
                 check_key(TrainConfig, key)
             except ConfigError as exc:
                 problems.append(f"search_space.{key}: {exc}")
+            if self.search_space[key].type == "grid" and self.search == "optuna":
+                problems.append(
+                    f"search_space.{key}: type grid tries every value in turn, which Optuna's search cannot "
+                    "do: set search=random (or use type choice)"
+                )
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -27,6 +27,8 @@ def _domain(d: Distribution):
         return tune.uniform(d.low, d.high)
     if d.type == "randint":
         return tune.randint(int(d.low), int(d.high))
+    if d.type == "grid":
+        return tune.grid_search(d.values)
     return tune.choice(d.values)
 
 

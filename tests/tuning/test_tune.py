@@ -59,6 +59,11 @@ def test_search_space_keys_and_dev_data_are_checked(tmp_path):
     values["search_space"]["optim.lr"] = {"type": "loguniform", "low": 0, "high": 1}
     with pytest.raises(ValueError, match="loguniform needs low > 0"):
         TuneConfig.model_validate(values)
+    values = tune_values("x.parquet", tmp_path, tmp_path / "t")
+    values["search_space"]["loss.temperature"] = {"type": "grid", "values": [0.05, 0.1]}
+    with pytest.raises(ValueError, match="search_space.loss.temperature: type grid .* set search=random"):
+        TuneConfig.model_validate(values)
+    TuneConfig.model_validate({**values, "search": "random"})
 
 
 def test_trial_config_sets_dotted_keys_in_its_own_folder(tmp_path):
@@ -77,3 +82,14 @@ def test_shipped_tune_configs_validate():
         assert yaml.safe_load(path.read_text())["search_space"].keys() == cfg.search_space.keys()
     with pytest.raises(ConfigError):
         load_config(TuneConfig, None, ["num_samples=0"])
+
+
+def test_a_grid_gives_one_trial_per_value():
+    # Ray Tune's own variant generator (what search=random runs) expands the grid: every lambda once, in order
+    from ray.tune.search.variant_generator import generate_variants
+
+    from synthret_ray.tuning.config import Distribution
+    from synthret_ray.tuning.tuner import _domain
+
+    space = {"loss.regularization": _domain(Distribution(type="grid", values=[0.0, 0.1, 1.0]))}
+    assert [config["loss.regularization"] for _, config in generate_variants(space)] == [0.0, 0.1, 1.0]
