@@ -18,6 +18,7 @@ def test_on_cpu_every_stage_fits_a_two_core_node_and_the_engine_gets_a_cpu_bundl
     config = processor_config(cfg, "cpu", "/models/m")
     assert config.placement_group_config["bundles"] == [{"CPU": 1.5, "GPU": 0.0}]  # not the default GPU bundle
     assert config.chat_template_stage["num_cpus"] == 0.1  # Ray's default of 1 CPU leaves no room for the engine
+    assert config.chat_template_stage["memory"] == 1 << 30  # the tokenizer's actor, counted by the scheduler
     # the engine tokenizes and detokenizes itself: no actor start-ups for work that lands on the same cores
     assert not config.tokenize_stage["enabled"] and not config.detokenize_stage["enabled"]
     assert config.runtime_env["env_vars"] == {
@@ -37,6 +38,7 @@ def test_on_gpu_ray_places_gpu_bundles_and_engine_kwargs_win():
     )
     config = processor_config(cfg, "gpu", "m")
     assert config.placement_group_config is None and config.runtime_env is None
+    assert config.chat_template_stage == {"enabled": True, "memory": 1 << 30}
     assert engine_kwargs(cfg, "gpu") == {
         "tensor_parallel_size": 2,
         "dtype": "auto",
