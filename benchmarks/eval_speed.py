@@ -3,9 +3,9 @@
 
 Every contender runs in its own fresh process (model loading included), one after the other, and encodes cold: its
 own empty embedding cache. Printed: the evaluator, synthret's default path, each encoding option tried (bf16 under
-torch.autocast, a Ray Data pool of one-thread actors, both), and synthret warm (the default path again, its cache
-filled by the cold run), each with nDCG@10. The last line is ``ratio=<evaluator seconds / synthret cold seconds>``
-for the default path: above 1.0, synthret is faster.
+torch.autocast, OpenVINO's CPU runtime in fp32 and bf16, a Ray Data pool of one-thread actors, with bf16), and
+synthret warm (the default path again, its cache filled by the cold run), each with nDCG@10. The last line is
+``ratio=<evaluator seconds / synthret cold seconds>`` for the default path: above 1.0, synthret is faster.
 
     .venv/bin/python benchmarks/eval_speed.py --data ../shared/datasets/scifact
 """
@@ -24,6 +24,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # name -> encode options over the default path (what `synthret eval` takes as encode.<key>=<value>)
 OPTIONS: dict[str, dict] = {
     "bf16 (encode.precision=bf16)": {"precision": "bf16"},
+    "OpenVINO fp32 (encode.backend=openvino)": {"backend": "openvino"},
+    "OpenVINO bf16 (and encode.precision=bf16)": {"backend": "openvino", "precision": "bf16"},
     # 0.5 CPU each on 2 cores: two 1-CPU actors leave no CPU for Ray Data's read tasks (the run waits forever)
     "fp32, Ray Data pool of 2 one-thread actors": {"ray_min_docs": 0, "num_actors": 2, "num_cpus_per_actor": 0.5},
     "bf16, Ray Data pool of 2 one-thread actors": {
@@ -83,6 +85,7 @@ def main() -> None:
     parser.add_argument("--model", default="minilm")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--skip-options", action="store_true", help="only the evaluator, cold and warm")
+    parser.add_argument("--options", nargs="*", help="only the options whose name contains one of these words")
     args = parser.parse_args()
     common = (args.data, args.model, args.batch_size)
 
@@ -92,7 +95,8 @@ def main() -> None:
         default_cache = os.path.join(tmp, "default")
         cold_s, cold_mem, cold_ndcg = measure(run_synthret, *common, default_cache, {})
         line("synthret eval, cold (default path)", cold_s, cold_mem, cold_ndcg, base_ndcg)
-        for name, options in {} if args.skip_options else OPTIONS.items():
+        chosen = {n: o for n, o in OPTIONS.items() if not args.options or any(w in n for w in args.options)}
+        for name, options in {} if args.skip_options else chosen.items():
             cache = os.path.join(tmp, str(abs(hash(name))))  # its own empty folder: cold
             seconds, mem, ndcg = measure(run_synthret, *common, cache, options)
             line(f"synthret eval, cold, {name}", seconds, mem, ndcg, base_ndcg)

@@ -39,6 +39,12 @@ class EncodeConfig(StrictModel):
         "with AVX-512 BF16 or AMX, and on GPUs. See benchmarks/eval_speed.py for its speed and nDCG cost.",
         json_schema_extra=HASH_WHEN_SET,
     )
+    backend: Literal["torch", "openvino"] = Field(
+        "torch",
+        description="openvino: the transformer runs on OpenVINO's CPU runtime (converted from the PyTorch model when "
+        "loaded; the `cpu` extra installs it), precision fp32 or bf16 as set; CPUs only. torch: PyTorch.",
+        json_schema_extra=HASH_WHEN_SET,
+    )
     query_prefix: str = Field("", description="Prepended to queries, e.g. 'query: ' for E5 models.")
     document_prefix: str = Field("", description="Prepended to documents, e.g. 'passage: ' for E5 models.")
     cache: bool = Field(

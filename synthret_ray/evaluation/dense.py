@@ -7,6 +7,7 @@ driver holds embeddings, never the encoded texts twice.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 from typing import TYPE_CHECKING
@@ -34,6 +35,12 @@ class DenseEncoder:
         self.model = load_sentence_transformer(model, cfg.device) if isinstance(model, str) else model
         if cfg.max_seq_length:
             self.model.max_seq_length = cfg.max_seq_length
+        if cfg.backend == "openvino":
+            from synthret_ray.evaluation.openvino import use_openvino
+
+            if not isinstance(model, str):  # the caller's model (e.g. one in training) keeps its own modules
+                self.model = copy.deepcopy(self.model)
+            use_openvino(self.model, cfg.precision)
         similarity = self.model.similarity_fn_name or "cosine"
         if similarity not in SUPPORTED_SIMILARITIES:
             raise ValueError(
@@ -54,7 +61,8 @@ class DenseEncoder:
         import torch
 
         device = self.model.device.type
-        with torch.autocast(device, dtype=torch.bfloat16, enabled=self.cfg.precision == "bf16"):
+        autocast = self.cfg.precision == "bf16" and self.cfg.backend == "torch"  # OpenVINO has its own bf16
+        with torch.autocast(device, dtype=torch.bfloat16, enabled=autocast):
             embeddings = self.model.encode(
                 [prefix + t for t in texts],
                 batch_size=self.cfg.batch_size,
@@ -77,6 +85,8 @@ class DenseEncoder:
         digest.update(f"{self.model!r}|{type(tokenizer).__name__}|{len(tokenizer)}|{self.normalize}".encode())
         if self.cfg.precision != "fp32":  # other numbers: another cache entry (fp32 keys stay as they were)
             digest.update(self.cfg.precision.encode())
+        if self.cfg.backend != "torch":
+            digest.update(self.cfg.backend.encode())
         return digest.hexdigest()
 
 

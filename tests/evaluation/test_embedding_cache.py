@@ -79,3 +79,30 @@ def test_bf16_encoding_is_close_to_fp32_and_cached_apart(tiny_beir, tmp_path, mo
     assert (bf16 * fp32).sum(axis=1).min() > 0.99  # cosine of each document's two embeddings
     assert len(list((tmp_path / "cache" / "embeddings").glob("*.npy"))) == 2
     assert bf16_encoder.fingerprint() != DenseEncoder("minilm", EncodeConfig()).fingerprint()
+
+
+@pytest.mark.slow
+def test_the_openvino_backend_encodes_what_torch_does_and_leaves_a_given_model_alone(tiny_beir, tmp_path, monkeypatch):
+    """encode.backend=openvino: the transformer converted to OpenVINO gives torch's fp32 embeddings (bf16 within a
+    small angle), through sentence-transformers' own pooling and normalization; each its own cache entry; a model
+    object handed in (one in training) keeps its PyTorch module."""
+    from sentence_transformers import SentenceTransformer
+
+    from synthret_ray.models import load_sentence_transformer
+
+    monkeypatch.setenv("SYNTHRET_CACHE", str(tmp_path / "cache"))
+    data = load_beir(str(tiny_beir), "test")
+    ids = list(data.corpus)
+    texts = [doc_text(data.corpus[d]) for d in ids]
+    model = load_sentence_transformer("minilm", "cpu")
+    torch_cfg = EncodeConfig(device="cpu")
+    fp32 = corpus_embeddings(DenseEncoder(model, torch_cfg), ids, texts, torch_cfg)
+    ov_cfg = EncodeConfig(device="cpu", backend="openvino")
+    ov = DenseEncoder(model, ov_cfg)
+    assert type(ov.model[0].model).__name__ == "OpenVINOForward" and type(model[0].model).__name__ == "BertModel"
+    assert np.allclose(corpus_embeddings(ov, ids, texts, ov_cfg), fp32, atol=1e-5)
+    bf16_cfg = EncodeConfig(device="cpu", backend="openvino", precision="bf16")
+    bf16 = corpus_embeddings(DenseEncoder("minilm", bf16_cfg), ids, texts, bf16_cfg)
+    assert not np.array_equal(bf16, fp32) and (bf16 * fp32).sum(axis=1).min() > 0.99
+    assert len(list((tmp_path / "cache" / "embeddings").glob("*.npy"))) == 3
+    assert isinstance(model, SentenceTransformer) and np.allclose(DenseEncoder(model, torch_cfg).encode(texts), fp32)
