@@ -76,6 +76,13 @@ class RecipeConfig(DenseOptions):
         "(per-query min-max normalized); 'dev' picks it from 0, 0.1, ..., 1 by nDCG@10 on the dev queries, 1 is "
         "the cross-encoder alone.",
     )
+    judge_check_queries: int | None = Field(
+        50,
+        gt=0,
+        description="syntriever, reranker: measure the teacher as judge (verify's or label's prompt) on this many "
+        "dev queries, three labelled pairs each (see synthesis.judge_check), in a stage of its own after the "
+        "judging one; null skips it.",
+    )
     progress: bool = True
 
     @model_validator(mode="after")

@@ -27,6 +27,7 @@ HIDDEN = {"id", "status", "reason", "notes", "raw", "prompt_tokens", "completion
           "truncated_prompt", "worker", "created_at", "task", "engine", "model", "prompt_version", "sampling",
           "seed", "sample", "doc_id", "doc_ids", "query_id", "pair_first", "pair_second"}  # fmt: skip
 SYNTHESIS_TASKS = ("queries", "distill", "verify", "graded", "label", "prefer")
+JUDGED = ("verify", "label")  # the tasks whose judge a run measures (judge_check/<task>)
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{{ title }}</title>
@@ -56,6 +57,10 @@ padding: .6em; margin: .5em 0; } .sample .k { color: #666; } .ok { border-left: 
 <td class="n">{{ s.ok }}</td><td class="n">{{ s.malformed }}</td><td class="n">{{ s.filtered }}</td>
 <td>{{ s.reasons }}</td><td class="n">{{ s.tokens }}</td><td class="n">{{ s.gpu }}</td><td class="n">{{ s.cpu }}</td>
 </tr>{% endfor %}</table>
+{% if judges %}<h2>The teacher as judge</h2>
+{% for j in judges %}<p><b>{{ j.name }}</b>: {{ j.text }}</p>{% endfor %}
+<p class="note">judge_check stages: the judging prompt on dev pairs with known labels (a judged passage against BM25's
+top other passage and a random one); AUC 0.5 is chance.</p>{% endif %}
 {% for plot in plots %}<h3>{{ plot.name }}</h3><img alt="{{ plot.name }}" src="data:image/png;base64,{{ plot.data }}">
 {% endfor %}
 <h2>What the teacher wrote</h2>
@@ -80,7 +85,13 @@ def write_report(run_dir: str) -> str:
             **_metrics(run_dir, summary),
             stages=[_stage(name, stage) for name, stage in summary.get("stages", {}).items()],
             plots=[_plot(path) for path in summary.get("plots", []) if fs.exists(path)],
-            samples=[s for task in SYNTHESIS_TASKS if (s := _samples(fs.join(run_dir, task), task))],
+            judges=[
+                {"name": name, "text": _text(stage["judge"])}
+                for name, stage in summary.get("stages", {}).items()
+                if stage.get("judge")
+            ],
+            samples=[s for task in SYNTHESIS_TASKS if (s := _samples(fs.join(run_dir, task), task))]
+            + [s for task in JUDGED if (s := _samples(fs.join(run_dir, "judge_check", task), f"judge_check {task}"))],
         )
     )
     out = fs.join(run_dir, "report.html")

@@ -38,6 +38,7 @@ from synthret_ray.pipeline.plots import write_plots
 from synthret_ray.pipeline.report import write_report
 from synthret_ray.synthesis.config import SynthesisConfig
 from synthret_ray.synthesis.inputs import is_path, queries_folder
+from synthret_ray.synthesis.judge_check import EXPORT_FILE
 from synthret_ray.synthesis.store import RunStore
 from synthret_ray.training.config import TrainConfig
 
@@ -222,6 +223,7 @@ class RecipeRun:
                 "generated_tokens": stats["this_run"]["generated_tokens"],
                 "prompt_tokens": stats["this_run"]["prompt_tokens"],
                 **{k: v for k, v in stats["this_run"].items() if k.endswith("_hours")},
+                **({"judge": stats["export"]["judge"]} if "judge" in stats["export"] else {}),
             }
 
         return self.synthesis_stage(name, cfg, run)
@@ -231,6 +233,26 @@ class RecipeRun:
         it resumes a folder whose rows this config would make again instead of starting from nothing."""
         return self.stage(
             name, cfg.relevant(), run, cfg.output_dir, lambda: RunStore(cfg.output_dir).holds_rows_of(cfg)
+        )
+
+    def judge_check(self, task: str, cfg: SynthesisConfig) -> None:
+        """The teacher as judge, measured with ``task``'s prompt on the dev queries (their judged passage against
+        BM25's top and a random one; ``synthesis/judge_check.py``). A report: no later stage reads it, so its hash
+        stays out of theirs (turning it on or off redoes nothing else)."""
+        if not self.cfg.judge_check_queries:
+            return
+        check = {"data": self.dev_data, "split": self.dev_split, "queries": self.cfg.judge_check_queries}
+        values = cfg.model_dump(mode="json")
+        values["input"]["test_split"] = self.cfg.test_split
+        values.update(judge_check=check, output_dir=self.path("judge_check", task))
+        chain = self.chain
+        checked = _validated(SynthesisConfig, values, f"synthesis.{task}")
+        judge = self.synthesize(f"judge_check_{task}", checked, EXPORT_FILE)["judge"]
+        self.chain = chain
+        self.log(
+            f"[judge_check_{task}] the teacher as judge on {sum(judge['pairs'].values())} dev pairs: accuracy "
+            f"{judge['accuracy']}, AUC of P(relevant) for the judged passage against BM25's top other passage "
+            f"{judge['auc_judged_vs_top_ranked']}, against a random one {judge['auc_judged_vs_random']} (0.5: chance)"
         )
 
     def fit_batch(self, name: str, cfg: TrainConfig) -> TrainConfig:
@@ -351,6 +373,7 @@ class RecipeRun:
         self.synthesize("distill", self.query_task("distill"), "distill.parquet")
         verify = self.synthesis_config("verify", input={"data": self.cfg.data, "source_run": self.path("distill")})
         self.synthesize("verify", verify, "distill.parquet")
+        self.judge_check("verify", verify)
         self.train(
             "stage1", self.train_config("stage1", self.path("verify", "export", "distill.parquet"), self.cfg.student)
         )
@@ -389,7 +412,9 @@ class RecipeRun:
 
     def _reranker(self) -> dict[str, Any]:
         first = self.first_stage
-        self.synthesize("label", self.label_config(), "reranker.parquet")
+        label = self.label_config()
+        self.synthesize("label", label, "reranker.parquet")
+        self.judge_check("label", label)
         self.train(
             "reranker",
             self.train_config("reranker", self.path("label", "export", "reranker.parquet"), self.cfg.student),

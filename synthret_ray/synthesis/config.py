@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from synthret_ray.config import StrictModel, hashed
+from synthret_ray.config import HASH_WHEN_SET, StrictModel, hashed
 from synthret_ray.engines.config import EngineConfig, VLLMEngineConfig
 from synthret_ray.evaluation.config import FirstStageConfig
 
@@ -60,6 +60,21 @@ class FilterConfig(StrictModel):
     )
 
 
+class JudgeCheckConfig(StrictModel):
+    data: str = Field(
+        description="BEIR folder of labelled queries and their corpus; a recipe passes its dev folder (generated "
+        "queries held out with the passage each was written from)."
+    )
+    split: str = Field("dev", description="Its qrels split; never input.test_split.")
+    queries: int = Field(
+        50,
+        gt=0,
+        description="A seeded sample of the split's queries, three pairs each: a judged passage, BM25's top "
+        "passage not judged for it, a random passage.",
+    )
+    seed: int = Field(0, description="Seed of the sample and of the random passages.")
+
+
 # Fields only some tasks read: left out of the other tasks' fingerprints, so that a setting (or a new field) of one
 # task never invalidates the finished run of another.
 TASK_FIELDS: dict[str, set[str]] = {
@@ -75,6 +90,7 @@ TASK_FIELDS: dict[str, set[str]] = {
     "judge_threshold": {"verify", "label"},
     "judge_question": {"verify", "label"},
     "prefer_margin": {"prefer"},
+    "judge_check": {"verify", "label"},
 }
 JUDGING_TASKS = ("verify", "label", "prefer")
 
@@ -137,6 +153,13 @@ class SynthesisConfig(StrictModel):
         description="prefer (judge=probability): a pair is decided when P(first wins), averaged over both orders, "
         "is beyond 0.5 +- margin; otherwise it is a tie.",
     )
+    judge_check: JudgeCheckConfig | None = Field(
+        None,
+        description="verify, label: measure the judge instead of running the task: its prompt, engine and "
+        "threshold on labelled pairs; the run exports judge_check.parquet (each pair, its P(yes) and verdict) and "
+        "the judge's accuracy and AUC in stats.json, no training data.",
+        json_schema_extra=HASH_WHEN_SET,
+    )
     candidates: CandidatesConfig = CandidatesConfig()
     filters: FilterConfig = FilterConfig()
     shard_rows: int = Field(256, gt=0, description="Rows per parquet shard (a kill loses at most this many).")
@@ -145,7 +168,7 @@ class SynthesisConfig(StrictModel):
     @model_validator(mode="after")
     def _check(self) -> SynthesisConfig:
         problems = []
-        needs_queries = self.task in ("distill", "graded", "label", "prefer")
+        needs_queries = self.task in ("distill", "graded", "label", "prefer") and not self.judge_check
         if needs_queries and not self.input.queries:
             problems.append(f"input.queries: required for task={self.task} (a split such as train, or a queries run)")
         if self.input.queries == self.input.test_split:
@@ -153,7 +176,14 @@ class SynthesisConfig(StrictModel):
                 f"input.queries: {self.input.queries!r} is input.test_split, which never feeds synthesis (its "
                 "queries are for evaluation only); use train, or queries generated with task=queries"
             )
-        if self.task == "verify" and not self.input.source_run:
+        if self.judge_check and self.task not in TASK_FIELDS["judge_check"]:
+            problems.append(f"judge_check: measures the judge of verify or label, not of task={self.task}")
+        if self.judge_check and self.judge_check.split == self.input.test_split:
+            problems.append(
+                f"judge_check.split: {self.judge_check.split!r} is input.test_split, whose labels are for evaluation "
+                "only; check the judge on dev (a recipe's held-out generated queries) or train"
+            )
+        if self.task == "verify" and not self.input.source_run and not self.judge_check:
             problems.append("input.source_run: required for task=verify (the distill run folder)")
         if self.task == "queries" and self.per_passage > 1 and self.sampling.temperature == 0:
             problems.append("sampling.temperature: per_passage > 1 needs temperature > 0 (else identical samples)")
@@ -198,6 +228,8 @@ class SynthesisConfig(StrictModel):
         # config's units, so a larger sample (more passages, the same seed) reuses every row made before
         dumped["input"].pop("limit")
         dumped["input"].pop("sample_seed")
+        if dumped.get("judge_check"):
+            dumped["judge_check"].pop("queries")
         dumped["engine"] = self.engine.model_dump(mode="json", exclude=self.engine.resource_fields)
         if "candidates" in dumped:  # which candidates come out, not how they are encoded and searched
             for options in ("encode", "index"):

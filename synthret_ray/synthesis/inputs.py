@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +108,8 @@ def build_units(cfg: SynthesisConfig, task: Task, progress: bool = False) -> tup
         notes["input_truncated"] += was_cut
         return text
 
+    if cfg.judge_check:
+        return judge_check_units(cfg, task, cut, progress), notes
     if cfg.task == "queries":
         corpus = read_corpus(cfg.input.data)
         units = []
@@ -159,3 +162,49 @@ def build_units(cfg: SynthesisConfig, task: Task, progress: bool = False) -> tup
                 cut(doc_text(corpus[d])) for d in judged.get(unit["query_id"], []) if d in corpus
             ]
     return units, notes
+
+
+def judge_check_units(cfg: SynthesisConfig, task: Task, cut: Callable[[str], str], progress: bool) -> list[dict]:
+    """Labelled pairs of ``cfg.judge_check`` (see ``synthesis/judge_check.py``): per sampled query, a passage judged
+    relevant, BM25's top passage not judged for the query, and a random passage not judged for it."""
+    from synthret_ray.synthesis.judge_check import KINDS
+
+    check = cfg.judge_check
+    assert check is not None
+    corpus, queries = read_corpus(check.data), read_queries(check.data)
+    qrels = read_qrels(check.data, check.split)
+    relevant = {
+        q: sorted((d for d, score in rels.items() if score > 0 and d in corpus), key=lambda d: (-rels[d], d))
+        for q, rels in qrels.items()
+        if q in queries
+    }
+    labelled = sorted(q for q, docs in relevant.items() if docs)
+    if not labelled:
+        raise DataFormatError(
+            fs.join(check.data, "qrels", f"{check.split}.tsv"),
+            None,
+            None,
+            "no query with a relevant passage in the corpus",
+        )
+    qids = seeded_sample(labelled, check.queries, check.seed)
+    asked = {q: queries[q] for q in qids}
+    ranked = retrieve_candidates(check.data, corpus, asked, CandidatesConfig(retriever="bm25", k=10), progress)
+    rng, doc_ids = random.Random(check.seed), sorted(corpus)
+    units = []
+    for q in qids:
+        judged = set(qrels[q])  # judged not relevant (score 0) is not a "passage not judged" either
+        top = next((d for d in ranked[q] if d not in judged), None)
+        others = [d for d in rng.sample(doc_ids, min(len(doc_ids), len(judged) + 5)) if d not in judged]
+        for kind, doc_id in zip(KINDS, (relevant[q][0], top, others[0] if others else None), strict=True):
+            if doc_id is not None:
+                units.append(
+                    {
+                        "id": task.unit_id(q, queries[q], doc_id),
+                        "query_id": q,
+                        "query": queries[q],
+                        "doc_id": doc_id,
+                        "passage": cut(doc_text(corpus[doc_id])),
+                        "kind": kind,
+                    }
+                )
+    return units

@@ -53,6 +53,29 @@ def grade_messages(query: str, passage: str) -> list[dict[str, str]]:
     return chat(GRADE_SYSTEM, GRADE_EXAMPLES, f"Query: {query}\nPassage: {passage}\nGrade:")
 
 
+def candidate_part(cfg, key: str, query: str, passage: str) -> Part:
+    """The prompt that judges one (query, passage): a grade 0-3 (``graded_labels``) or yes / no."""
+    if cfg.graded_labels:
+        return Part(key, grade_messages(query, passage), GRADES)
+    return Part(key, relevance_messages(query, passage, cfg.judge_question), YES_NO)
+
+
+def candidate_label(cfg, key: str, texts: dict[str, str], probs: Probs) -> tuple[int | None, float | None, list[str]]:
+    """The label of part ``key`` (1/0, or a grade), P(relevant) when read from probabilities, and notes; label None
+    when the answer could not be read."""
+    if cfg.judge == "probability" and key in probs:
+        if cfg.graded_labels:
+            label = round(sum(int(g) * probs[key].get(g, 0.0) for g in GRADES))
+            return label, sum(probs[key].get(g, 0.0) for g in GRADES if int(g) >= RELEVANT_GRADE), []
+        p = probs[key].get("yes", 0.0)
+        return int(p >= cfg.judge_threshold), p, []
+    notes = [NO_PROBABILITY] if cfg.judge == "probability" else []
+    if cfg.graded_labels:
+        return parse_grade(texts[key]), None, notes
+    verdict = parse_yes_no(texts[key])
+    return (None if verdict is None else int(verdict == "yes")), None, notes
+
+
 class LabelTask(CandidateTask):
     name = "label"
     prompt_version = PROMPT_VERSION
@@ -65,32 +88,13 @@ class LabelTask(CandidateTask):
     }
 
     def parts(self, unit: dict[str, Any]) -> list[Part]:
-        if self.cfg.graded_labels:
-            return [Part(f"c{i}", grade_messages(unit["query"], d), GRADES) for i, d in enumerate(unit["documents"])]
-        question = self.cfg.judge_question
-        return [
-            Part(f"c{i}", relevance_messages(unit["query"], d, question), YES_NO)
-            for i, d in enumerate(unit["documents"])
-        ]
+        return [candidate_part(self.cfg, f"c{i}", unit["query"], d) for i, d in enumerate(unit["documents"])]
 
     def assemble(self, unit: dict[str, Any], texts: dict[str, str], probs: Probs | None = None) -> Outcome:
-        labels, relevant, notes, probs = [], [], [], probs or {}
+        labels, relevant, notes = [], [], []
         for i in range(len(unit["documents"])):
-            key, label, p = f"c{i}", None, None
-            if self.cfg.judge == "probability" and key in probs:
-                if self.cfg.graded_labels:
-                    label = round(sum(int(g) * probs[key].get(g, 0.0) for g in GRADES))
-                    p = sum(probs[key].get(g, 0.0) for g in GRADES if int(g) >= RELEVANT_GRADE)
-                else:
-                    p = probs[key].get("yes", 0.0)
-                    label = int(p >= self.cfg.judge_threshold)
-            else:
-                notes += [NO_PROBABILITY] if self.cfg.judge == "probability" else []
-                if self.cfg.graded_labels:
-                    label = parse_grade(texts[key])
-                else:
-                    verdict = parse_yes_no(texts[key])
-                    label = None if verdict is None else int(verdict == "yes")
+            label, p, said = candidate_label(self.cfg, f"c{i}", texts, probs or {})
+            notes += said
             if label is None:
                 notes.append("candidate: unreadable label")
                 label = -1

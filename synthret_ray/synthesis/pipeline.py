@@ -39,6 +39,7 @@ from synthret_ray.engines import (
 from synthret_ray.synthesis.config import SynthesisConfig
 from synthret_ray.synthesis.distill import DistillTask
 from synthret_ray.synthesis.graded import GradedTask
+from synthret_ray.synthesis.judge_check import JudgeCheckTask
 from synthret_ray.synthesis.label import LabelTask
 from synthret_ray.synthesis.prefer import PreferTask
 from synthret_ray.synthesis.queries import QueriesTask
@@ -53,7 +54,7 @@ FLUSH_SECONDS = 30.0
 
 
 def make_task(cfg: SynthesisConfig) -> Task:
-    return TASK_CLASSES[cfg.task](cfg)
+    return JudgeCheckTask(cfg) if cfg.judge_check else TASK_CLASSES[cfg.task](cfg)
 
 
 def sampling_for(cfg: SynthesisConfig, task: Task) -> SamplingParams:

@@ -189,6 +189,7 @@ def test_the_syntriever_recipe_prefers_among_stage_ones_top_k_and_aligns_from_st
             "prefer": {"candidates": {"k": 4}, "prefer_margin": 0.0},
         },
         training={"stage1": {"optim": optim}, "stage2": {"optim": optim}},
+        judge_check_queries=None,  # measured in the reranker recipe's test (an engine start less here)
     )
     config_file = tmp_path / "recipe.yaml"
     config_file.write_text(yaml.safe_dump(cfg.model_dump(mode="json", exclude_unset=True)))
@@ -573,7 +574,15 @@ def test_the_reranker_recipe_labels_reranks_and_fuses_a_dense_first_stage(tmp_pa
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     logged = done.stdout.splitlines()
     summary = json.loads((run_dir / "summary.json").read_text())
-    assert list(summary["stages"]) == ["split", "label", "reranker", "fusion", "evaluate"]
+    assert list(summary["stages"]) == ["split", "label", "judge_check_label", "reranker", "fusion", "evaluate"]
+    # the teacher as judge, measured with label's prompt on the dev queries' labelled pairs
+    checked = RunStore(str(run_dir / "judge_check" / "label")).read_rows()
+    dev_ids = {json.loads(line)["_id"] for line in (run_dir / "split" / "dev" / "queries.jsonl").open()}
+    assert {row["query_id"] for row in checked} == dev_ids and {"judged", "random"} <= {r["kind"] for r in checked}
+    assert sum(summary["stages"]["judge_check_label"]["judge"]["pairs"].values()) == len(checked)
+    assert any(line.startswith("[judge_check_label] the teacher as judge on") for line in logged)
+    page = (run_dir / "report.html").read_text()
+    assert "<b>judge_check_label</b>: pairs: judged:" in page and "<h3>judge_check label:" in page
 
     # the teacher labelled MiniLM's top 3 of each training query, not BM25's
     train = EvalConfig(data=str(data), split="train", retriever="dense", model="minilm")
@@ -737,3 +746,35 @@ def test_a_synthesis_folder_with_the_same_fingerprint_survives_a_change_of_an_ea
     assert not RunStore(other.output_dir).holds_rows_of(other)
     grown.synthesis_stage("queries", other, lambda: {"rows": 0})
     assert not shard.exists()  # other rows: cleared
+
+
+def test_the_judge_check_is_a_report_that_no_later_stage_hash_depends_on(tmp_path):
+    """Turning the judge check on or off, or changing its size, redoes nothing else of a run."""
+    from synthret_ray.pipeline.runner import RecipeRun
+
+    reranker = {"recipe": "reranker", "synthesis": {}, "training": {}}
+    run = RecipeRun(recipe(tmp_path, tmp_path / "r", **reranker), log=lambda line: None)
+    asked = []
+
+    def synthesize(name, cfg, export_file):
+        asked.append((name, cfg.judge_check.model_dump(), cfg.output_dir, export_file))
+        run.chain = "changed by the stage"
+        return {"judge": {"pairs": {"judged": 1}, "accuracy": 1.0, "auc_judged_vs_top_ranked": None,
+                          "auc_judged_vs_random": 1.0}}  # fmt: skip
+
+    run.synthesize = synthesize
+    run.chain = "before"
+    run.judge_check("label", run.label_config())
+    assert run.chain == "before"
+    assert asked == [
+        (
+            "judge_check_label",
+            {"data": str(tmp_path / "r" / "split" / "dev"), "split": "dev", "queries": 50, "seed": 0},
+            str(tmp_path / "r" / "judge_check" / "label"),
+            "judge_check.parquet",
+        )
+    ]
+    off = RecipeRun(recipe(tmp_path, tmp_path / "r", **reranker, judge_check_queries=None))
+    off.synthesize = synthesize
+    off.judge_check("label", off.label_config())
+    assert len(asked) == 1
