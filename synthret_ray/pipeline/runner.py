@@ -372,8 +372,8 @@ class RecipeRun:
     def _syntriever(self) -> dict[str, Any]:
         self.synthesize("distill", self.query_task("distill"), "distill.parquet")
         verify = self.synthesis_config("verify", input={"data": self.cfg.data, "source_run": self.path("distill")})
+        self.judge_check("verify", verify)  # before the judge's verdicts are spent on every training query
         self.synthesize("verify", verify, "distill.parquet")
-        self.judge_check("verify", verify)
         self.train(
             "stage1", self.train_config("stage1", self.path("verify", "export", "distill.parquet"), self.cfg.student)
         )
@@ -413,8 +413,8 @@ class RecipeRun:
     def _reranker(self) -> dict[str, Any]:
         first = self.first_stage
         label = self.label_config()
-        self.synthesize("label", label, "reranker.parquet")
         self.judge_check("label", label)
+        self.synthesize("label", label, "reranker.parquet")
         self.train(
             "reranker",
             self.train_config("reranker", self.path("label", "export", "reranker.parquet"), self.cfg.student),

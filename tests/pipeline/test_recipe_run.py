@@ -574,7 +574,7 @@ def test_the_reranker_recipe_labels_reranks_and_fuses_a_dense_first_stage(tmp_pa
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     logged = done.stdout.splitlines()
     summary = json.loads((run_dir / "summary.json").read_text())
-    assert list(summary["stages"]) == ["split", "label", "judge_check_label", "reranker", "fusion", "evaluate"]
+    assert list(summary["stages"]) == ["split", "judge_check_label", "label", "reranker", "fusion", "evaluate"]
     # the teacher as judge, measured with label's prompt on the dev queries' labelled pairs
     checked = RunStore(str(run_dir / "judge_check" / "label")).read_rows()
     dev_ids = {json.loads(line)["_id"] for line in (run_dir / "split" / "dev" / "queries.jsonl").open()}
