@@ -189,11 +189,12 @@ def judge_check_units(cfg: SynthesisConfig, task: Task, cut: Callable[[str], str
     qids = seeded_sample(labelled, check.queries, check.seed)
     asked = {q: queries[q] for q in qids}
     ranked = retrieve_candidates(check.data, corpus, asked, CandidatesConfig(retriever="bm25", k=10), progress)
-    rng, doc_ids = random.Random(check.seed), sorted(corpus)
+    doc_ids = sorted(corpus)
     units = []
     for q in qids:
         judged = set(qrels[q])  # judged not relevant (score 0) is not a "passage not judged" either
         top = next((d for d in ranked[q] if d not in judged), None)
+        rng = random.Random(f"{check.seed}:{q}")  # per query: a larger sample keeps the pairs of a smaller one
         others = [d for d in rng.sample(doc_ids, min(len(doc_ids), len(judged) + 5)) if d not in judged]
         for kind, doc_id in zip(KINDS, (relevant[q][0], top, others[0] if others else None), strict=True):
             if doc_id is not None:
