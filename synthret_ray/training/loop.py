@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -225,11 +226,12 @@ def train_worker(cfg: TrainConfig, runtime, steps_per_epoch: int) -> None:
             window.add(loss.item(), len(rows) * runtime.world_size)
             if runtime.rank == 0 and state.global_step % cfg.logging.every_n_steps == 0:
                 now = window.metrics()
-                print(
+                # not print(): Ray Train patches it into its logger, and the driver's log got every line twice
+                sys.stdout.write(
                     f"[synthret] epoch {epoch + 1}/{cfg.optim.epochs} step {state.global_step}/{total_steps} "
-                    f"loss {now['loss']:.4f} lr {opt.lr:.2e} {now['samples_per_s']:.1f} samples/s",
-                    flush=True,
+                    f"loss {now['loss']:.4f} lr {opt.lr:.2e} {now['samples_per_s']:.1f} samples/s\n"
                 )
+                sys.stdout.flush()
             every = cfg.checkpoint.every_n_steps
             if every and state.global_step % every == 0 and state.step_in_epoch < steps_per_epoch:
                 _checkpoint(runtime, opt, state, evaluator, window, resumed_from)
