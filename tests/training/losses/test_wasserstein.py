@@ -9,6 +9,7 @@ import torch
 
 from synthret_ray.training.losses import WassersteinLoss
 from synthret_ray.training.losses.wasserstein import frechet_distance, in_batch_labels
+from synthret_ray.training.losses.wasserstein_paired import paired_frechet_distance
 
 
 def test_one_column_reduces_to_means_and_standard_deviations():
@@ -38,11 +39,12 @@ def test_matches_scipy_sqrtm(batch, width):
     assert frechet_distance(p, q).item() == pytest.approx(_scipy_frechet(p.numpy(), q.numpy()), abs=1e-7)
 
 
-def test_gradient_is_finite_and_correct():
+@pytest.mark.parametrize("distance", [frechet_distance, paired_frechet_distance])
+def test_gradient_is_finite_and_correct(distance):
     gen = torch.Generator().manual_seed(0)
     p = torch.randn(4, 3, generator=gen, dtype=torch.float64, requires_grad=True)
     q = torch.randn(4, 3, generator=gen, dtype=torch.float64)
-    assert torch.autograd.gradcheck(lambda x: frechet_distance(x, q), (p,))
+    assert torch.autograd.gradcheck(lambda x: distance(x, q), (p,))
 
 
 def test_in_batch_labels():
