@@ -5,7 +5,8 @@ Pairs, for a seeded sample of the check split's queries: a passage judged releva
 query, the passage it was written from), the top BM25 passage not judged for it (hard: close in words, sometimes
 relevant but unjudged, so a lower bound), and a random passage (easy). The report gives the judge's accuracy at its
 threshold, the share called relevant per kind, and the AUC of P(relevant) between judged passages and each kind of
-other passage (0.5: chance). It says whether the judge's verdicts mean anything before a run leans on them.
+other passage (0.5: chance), and the P(relevant) cut that would have separated judged from other passages best (a
+value for ``judge_threshold``). It says whether the judge's verdicts mean anything before a run leans on them.
 
 Export: ``judge_check.parquet``, one row per pair (query, passage, kind, label, P(relevant)).
 """
@@ -30,6 +31,18 @@ def auc(positives: list[float], negatives: list[float]) -> float | None:
         return None
     wins = sum(1.0 if p > n else 0.5 if p == n else 0.0 for p in positives for n in negatives)
     return round(wins / (len(positives) * len(negatives)), 4)
+
+
+def best_threshold(positives: list[float], negatives: list[float]) -> dict[str, float] | None:
+    """The P(relevant) cut with the best balanced accuracy ((share of positives at or above it + share of negatives
+    below it) / 2), the lowest such cut; what ``judge_threshold`` could be set to for this judge on data like this."""
+    if not positives or not negatives:
+        return None
+    best = max(
+        (((sum(p >= t for p in positives) / len(positives) + sum(n < t for n in negatives) / len(negatives)) / 2, -t)
+         for t in sorted(set(positives) | set(negatives))),
+    )  # fmt: skip
+    return {"threshold": round(-best[1], 4), "balanced_accuracy": round(best[0], 4)}
 
 
 def _score(row: dict[str, Any]) -> float:
@@ -72,6 +85,10 @@ class JudgeCheckTask(Task):
             "share_called_relevant": {kind: round(sum(c) / len(c), 4) if c else None for kind, c in called.items()},
             "auc_judged_vs_top_ranked": auc(scores["judged"], scores["top_ranked"]),
             "auc_judged_vs_random": auc(scores["judged"], scores["random"]),
+            "best_threshold": best_threshold(
+                [r["p_relevant"] for r in by_kind["judged"] if r["p_relevant"] is not None],
+                [r["p_relevant"] for k in KINDS[1:] for r in by_kind[k] if r["p_relevant"] is not None],
+            ),
         }
 
     def export(self, rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:

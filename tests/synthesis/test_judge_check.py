@@ -7,7 +7,7 @@ import pytest
 
 from synthret_ray.synthesis.config import SynthesisConfig
 from synthret_ray.synthesis.inputs import build_units
-from synthret_ray.synthesis.judge_check import KINDS, JudgeCheckTask, auc
+from synthret_ray.synthesis.judge_check import KINDS, JudgeCheckTask, auc, best_threshold
 from synthret_ray.synthesis.pipeline import make_task
 from tests.conftest import TINY_CORPUS, write_beir
 
@@ -96,6 +96,10 @@ def test_the_report_by_hand():
     # judged (0.9, 0.4) against top_ranked (0.6, 0.4): 0.9 wins twice, 0.4 loses once and ties once -> 2.5 / 4
     assert report["auc_judged_vs_top_ranked"] == 0.625 and report["auc_judged_vs_random"] == 1.0
     assert auc([0.5], []) is None
+    # cuts 0.1 / 0.2 / 0.4 / 0.6 / 0.9 on judged (0.9, 0.4) against the rest (0.6, 0.4, 0.1, 0.2):
+    # 0.4 -> (2/2 + 2/4) / 2 = 0.75; 0.6 -> (1/2 + 3/4) / 2 = 0.625; 0.9 -> (1/2 + 4/4) / 2 = 0.75 (the lower wins)
+    assert report["best_threshold"] == {"threshold": 0.4, "balanced_accuracy": 0.75}
+    assert best_threshold([0.9], [0.1]) == {"threshold": 0.9, "balanced_accuracy": 1.0}
 
 
 def test_export_is_one_row_per_pair():
