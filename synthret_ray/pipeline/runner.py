@@ -252,8 +252,8 @@ class RecipeRun:
         self.log(
             f"[judge_check_{task}] the teacher as judge on {sum(judge['pairs'].values())} dev pairs: accuracy "
             f"{judge['accuracy']}, AUC of P(relevant) for the judged passage against BM25's top other passage "
-            f"{judge['auc_judged_vs_top_ranked']}, against a random one {judge['auc_judged_vs_random']} (0.5: chance); "
-            f"judge_threshold {cfg.judge_threshold}, best cut on these pairs {judge.get('best_threshold')}"
+            f"{judge['auc_judged_vs_top_ranked']}, against a random one {judge['auc_judged_vs_random']} (0.5: "
+            f"chance); judge_threshold {cfg.judge_threshold}, best cut on these pairs {judge.get('best_threshold')}"
         )
 
     def fit_batch(self, name: str, cfg: TrainConfig) -> TrainConfig:
