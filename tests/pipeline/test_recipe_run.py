@@ -168,12 +168,15 @@ def test_sycl_recipe_submitted_as_a_ray_job_then_skips_finished_stages_and_redoe
 
 @pytest.mark.slow
 def test_the_syntriever_recipe_prefers_among_stage_ones_top_k_and_aligns_from_stage_one(tmp_path):
-    """The Syntriever wiring, run whole (the prefer candidates were injected by hand before): the stage-1 model
-    ranks the candidates the teacher compares, and stage 2 starts from it."""
+    """The Syntriever wiring, run whole (the prefer candidates were injected by hand before): distill and verify
+    through the real engine, the stage-1 model ranks the candidates the teacher compares, and stage 2 starts from
+    it."""
     from synthret_ray.data import load_beir
+    from synthret_ray.data.beir import doc_text
     from synthret_ray.evaluation import EvalConfig
     from synthret_ray.evaluation.runner import retrieve
     from synthret_ray.synthesis.store import RunStore
+    from synthret_ray.training.data import load_training_rows
 
     data = tiny_dataset(tmp_path / "data")
     run_dir = tmp_path / "run"
@@ -198,6 +201,22 @@ def test_the_syntriever_recipe_prefers_among_stage_ones_top_k_and_aligns_from_st
     done = run_synthret("run", "--config", str(config_file), "-q", env={**os.environ, "RAY_ADDRESS": "local"})
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     summary = json.loads((run_dir / "summary.json").read_text())
+    # distill: the query's own labelled passage rides along (the export's p_i); the teacher wrote q_cot, p+ and p-
+    corpus = load_beir(str(data), "train").corpus
+    distilled = RunStore(str(run_dir / "distill")).read_rows()
+    assert distilled and all(set(json.loads(r["raw"])) == {"cot", "positive", "negative_0"} for r in distilled)
+    for row in distilled:
+        assert row["known_positives"] == [doc_text(corpus[d]) for d in TRAIN_QRELS[row["query_id"]]]
+    # verify: structured output holds every verdict to yes / no, decided by P(yes) (vLLM's log-probabilities
+    # through Ray's logprobs column) against 0.5; its export is stage 1's training file
+    assert summary["stages"]["verify"]["rows"] == sum(r["status"] == "ok" for r in distilled)  # one per kept row
+    verified = [r for r in RunStore(str(run_dir / "verify")).read_rows() if r["status"] == "ok"]
+    assert verified and {json.loads(r["raw"])["verdict"] for r in verified} <= {"yes", "no"}
+    assert all(0 <= r["p_yes"] <= 1 and r["verdict"] == ("yes" if r["p_yes"] >= 0.5 else "no") for r in verified)
+    exported = summary["stages"]["verify"]["exported"]["distill.parquet"]
+    assert (
+        0 < exported == len(load_training_rows(str(run_dir / "verify" / "export" / "distill.parquet"), "distill").rows)
+    )
     stage1 = run_dir / "train" / "stage1" / "model"
     units = RunStore(str(run_dir / "prefer")).read_rows()
     assert units

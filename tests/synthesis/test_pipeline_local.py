@@ -17,21 +17,15 @@ import pyarrow.parquet as pq
 import pytest
 
 from synthret_ray.config import ConfigError
-from synthret_ray.data.beir import doc_text
 from synthret_ray.synthesis.config import SynthesisConfig
 from synthret_ray.synthesis.pipeline import synthesize
 from synthret_ray.synthesis.store import RunStore
 from synthret_ray.training.data import load_training_rows
-from tests.conftest import REPO, SYNTHRET, TINY_CORPUS, TINY_QRELS, TINY_QUERIES, write_beir
+from tests.conftest import REPO, SYNTHRET, TINY_CORPUS, TINY_QRELS, write_beir
 
 pytestmark = pytest.mark.slow
 ENGINE = {"kind": "vllm", "batch_size": 8}
 TINY_QRELS_DOC = {q: next(iter(rels)) for q, rels in TINY_QRELS.items()}  # each tiny query's passage
-
-
-def passage(doc_id: str) -> str:
-    title, text = TINY_CORPUS[doc_id]
-    return doc_text({"title": title, "text": text})
 
 
 LOCAL_ENGINE = {"kind": "local", "num_actors": 1, "cpus_per_actor": 1, "batch_size": 8}
@@ -100,42 +94,6 @@ def test_queries_run_records_rows_provenance_and_stats_then_resumes(ray_local, c
     changed = make_cfg(corpus_with_edge_cases, out, "queries", sampling={"max_new_tokens": 8})
     with pytest.raises(ConfigError, match="holds rows of a different config"):
         synthesize(changed)
-
-
-def test_distill_then_verify_export_stage_one_training_data(ray_local, tmp_path):
-    data = write_beir(tmp_path / "data", split="train")
-    distill_dir = tmp_path / "distill"
-    distilled = synthesize(
-        make_cfg(
-            data,
-            distill_dir,
-            "distill",
-            negatives=1,
-            input={"queries": "train", "limit": 2},
-            sampling={"max_new_tokens": 40},
-        )
-    )
-    rows = RunStore(str(distill_dir)).read_rows()
-    assert len({r["query_id"] for r in rows}) == 2 and {r["query_id"] for r in rows} <= set(TINY_QUERIES)
-    # the query's own labelled passage rides along, for the export's p_i
-    assert all(r["known_positives"] == [passage(TINY_QRELS_DOC[r["query_id"]])] for r in rows)
-    assert all(set(json.loads(r["raw"])) == {"cot", "positive", "negative_0"} for r in rows)
-    kept = distilled.stats["export"]["kept_rows"]
-    verified = synthesize(
-        make_cfg(
-            data, tmp_path / "verify", "verify", input={"source_run": str(distill_dir)}, sampling={"max_new_tokens": 4}
-        )
-    )
-    assert verified.stats["this_run"]["units"] == kept
-    # structured output: every verdict is exactly one of the choices, never a cut or free-text answer
-    verified_rows = RunStore(str(tmp_path / "verify")).read_rows()
-    verdicts = [json.loads(r["raw"])["verdict"] for r in verified_rows]
-    assert verdicts and set(verdicts) <= {"yes", "no"}
-    # the verdict is P(yes) read from vLLM's log-probabilities (through Ray's logprobs column) against 0.5
-    assert all(0 <= r["p_yes"] <= 1 and r["verdict"] == ("yes" if r["p_yes"] >= 0.5 else "no") for r in verified_rows)
-    assert verified.exported["distill.parquet"] == verified.stats["export"]["kept_rows"] > 0
-    loaded = load_training_rows(str(tmp_path / "verify" / "export" / "distill.parquet"), "distill")
-    assert len(loaded.rows) == verified.exported["distill.parquet"]
 
 
 def test_prefer_compares_dense_top_k_in_both_orders(ray_local, tmp_path):
