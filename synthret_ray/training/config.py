@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from synthret_ray.config import StrictModel
+from synthret_ray.config import HASH_WHEN_SET, StrictModel
 from synthret_ray.evaluation.config import FirstStageConfig
 
 Stage = Literal["pairs", "distill", "align", "listwise", "reranker"]
@@ -49,6 +49,15 @@ class GroupConfig(StrictModel):
     max_negatives: int = Field(4, ge=0, description="distill/pairs: hard negatives kept per query.")
     listwise_size: int = Field(4, gt=1, description="listwise: graded documents per query (e.g. levels 3/2/1/0).")
     reranker_negatives: int = Field(7, gt=0, description="reranker: hard negatives per positive (LCE group = 1 + n).")
+    negative_max_ratio: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="pairs / distill: drop a hard negative scored above this share of the first positive's score "
+        "by the model training starts from, before training (NV-Retriever's positive-aware filter; 0.95 there): a "
+        "small teacher's 'irrelevant' passages are often as close to the query as its positives. null keeps all.",
+        json_schema_extra=HASH_WHEN_SET,
+    )
 
 
 class EvalDuringTraining(StrictModel):
@@ -158,6 +167,11 @@ class TrainConfig(StrictModel):
             problems.append("loss.regularization: only partial_plackett_luce (stage=align) uses it")
         if self.stage != "reranker" and self.eval.first_stage != FirstStageConfig():
             problems.append("eval.first_stage: only the reranker stage reranks a first stage on dev")
+        if self.group.negative_max_ratio is not None and self.stage not in ("pairs", "distill"):
+            problems.append(
+                "group.negative_max_ratio: filters the hard negatives of pairs and distill data, not "
+                f"stage={self.stage}"
+            )
         if self.precision == "fp16" and not self.scaling.use_gpu:
             problems.append("precision: fp16 needs GPUs (scaling.use_gpu=true); use bf16 or fp32 on CPU")
         if problems:
