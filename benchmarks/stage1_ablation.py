@@ -30,6 +30,9 @@ VARIANTS = {
     "source_in_batch_only": {"max_positives": 1, "max_negatives": 0},
     "all_positives_in_batch_only": {"max_positives": 3, "max_negatives": 0},
     "source_and_written_positive_in_batch_only": {"max_positives": 2, "max_negatives": 0},
+    # NV-Retriever's positive-aware filter on the written negatives (group.negative_max_ratio)
+    "all_positives_with_filtered_negatives": {"max_positives": 3, "max_negatives": 4, "negative_max_ratio": 0.95},
+    "source_with_filtered_negatives": {"max_positives": 1, "max_negatives": 4, "negative_max_ratio": 0.95},
 }
 
 
