@@ -2,8 +2,9 @@
 ``InformationRetrievalEvaluator`` on the same model, data and batch size, in one run.
 
 Every contender runs in its own fresh process (model loading included), one after the other, and encodes cold: its
-own empty embedding cache. Printed: the evaluator, synthret's default path, each encoding option tried (bf16 under
-torch.autocast, OpenVINO's CPU runtime in fp32 and bf16, a Ray Data pool of one-thread actors, with bf16), and
+own empty embedding cache. Printed: the evaluator, synthret's default path (encode.backend=auto,
+encode.precision=auto: OpenVINO's CPU runtime in bf16 where the CPU computes bf16), each other encoding option
+(PyTorch fp32, PyTorch bf16 under torch.autocast, OpenVINO fp32, a Ray Data pool of one-thread actors), and
 synthret warm (the default path again, its cache filled by the cold run), each with nDCG@10. The last line is
 ``ratio=<evaluator seconds / synthret cold seconds>`` for the default path: above 1.0, synthret is faster.
 
@@ -23,13 +24,12 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 # name -> encode options over the default path (what `synthret eval` takes as encode.<key>=<value>)
 OPTIONS: dict[str, dict] = {
-    "bf16 (encode.precision=bf16)": {"precision": "bf16"},
-    "OpenVINO fp32 (encode.backend=openvino)": {"backend": "openvino"},
-    "OpenVINO bf16 (and encode.precision=bf16)": {"backend": "openvino", "precision": "bf16"},
+    # the default path is encode.backend=auto encode.precision=auto: OpenVINO bf16 on CPUs that compute bf16
+    "PyTorch fp32 (encode.backend=torch encode.precision=fp32)": {"backend": "torch", "precision": "fp32"},
+    "PyTorch bf16 (encode.backend=torch encode.precision=bf16)": {"backend": "torch", "precision": "bf16"},
+    "OpenVINO fp32 (encode.backend=openvino encode.precision=fp32)": {"backend": "openvino", "precision": "fp32"},
     # 0.5 CPU each on 2 cores: two 1-CPU actors leave no CPU for Ray Data's read tasks (the run waits forever)
-    "fp32, Ray Data pool of 2 one-thread actors": {"ray_min_docs": 0, "num_actors": 2, "num_cpus_per_actor": 0.5},
-    "bf16, Ray Data pool of 2 one-thread actors": {
-        "precision": "bf16",
+    "default path, Ray Data pool of 2 one-thread actors": {
         "ray_min_docs": 0,
         "num_actors": 2,
         "num_cpus_per_actor": 0.5,

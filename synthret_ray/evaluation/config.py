@@ -33,16 +33,18 @@ class EncodeConfig(StrictModel):
     batch_size: int = Field(64, gt=0, description="Texts per forward pass; raise it on GPUs (256-1024).")
     max_seq_length: int | None = Field(None, gt=0, description="Truncate inputs; null keeps the model's own limit.")
     device: str = Field("auto", description="'auto' (CUDA when present), 'cpu', 'cuda' or 'cuda:N'.")
-    precision: Literal["fp32", "bf16"] = Field(
-        "fp32",
-        description="bf16: matrix products in bfloat16 under torch.autocast (norms and softmax stay fp32); on CPUs "
-        "with AVX-512 BF16 or AMX, and on GPUs. See benchmarks/eval_speed.py for its speed and nDCG cost.",
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto",
+        description="bf16: matrix products in bfloat16 (torch.autocast, or OpenVINO's bf16), on CPUs with AVX-512 "
+        "BF16 or AMX and on GPUs; auto: bf16 where the backend is OpenVINO and the CPU computes bf16 natively, "
+        "else fp32. benchmarks/eval_speed.py measures speed and nDCG of each.",
         json_schema_extra=HASH_WHEN_SET,
     )
-    backend: Literal["torch", "openvino"] = Field(
-        "torch",
-        description="openvino: the transformer runs on OpenVINO's CPU runtime (converted from the PyTorch model when "
-        "loaded; the `cpu` extra installs it), precision fp32 or bf16 as set; CPUs only. torch: PyTorch.",
+    backend: Literal["auto", "torch", "openvino"] = Field(
+        "auto",
+        description="openvino: the transformer runs on OpenVINO's CPU runtime (converted from the PyTorch model, "
+        "once per weights, under $SYNTHRET_CACHE/openvino; the `cpu` extra installs it); torch: PyTorch; auto: "
+        "openvino on CPUs where it is installed, torch on GPUs.",
         json_schema_extra=HASH_WHEN_SET,
     )
     query_prefix: str = Field("", description="Prepended to queries, e.g. 'query: ' for E5 models.")

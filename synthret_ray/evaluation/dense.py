@@ -35,12 +35,14 @@ class DenseEncoder:
         self.model = load_sentence_transformer(model, cfg.device) if isinstance(model, str) else model
         if cfg.max_seq_length:
             self.model.max_seq_length = cfg.max_seq_length
-        if cfg.backend == "openvino":
-            from synthret_ray.evaluation.openvino import use_openvino
+        from synthret_ray.evaluation.openvino import resolve, use_openvino
 
+        self.backend, self.precision = resolve(cfg.backend, cfg.precision, self.model.device.type)
+        if self.backend == "openvino":
             if not isinstance(model, str):  # the caller's model (e.g. one in training) keeps its own modules
                 self.model = copy.deepcopy(self.model)
-            use_openvino(self.model, cfg.precision)
+            # a model from disk is converted once per weights; a model handed in (one in training) each time
+            use_openvino(self.model, self.precision, key=self.weights_digest() if isinstance(model, str) else None)
         similarity = self.model.similarity_fn_name or "cosine"
         if similarity not in SUPPORTED_SIMILARITIES:
             raise ValueError(
@@ -61,7 +63,7 @@ class DenseEncoder:
         import torch
 
         device = self.model.device.type
-        autocast = self.cfg.precision == "bf16" and self.cfg.backend == "torch"  # OpenVINO has its own bf16
+        autocast = self.precision == "bf16" and self.backend == "torch"  # OpenVINO has its own bf16
         with torch.autocast(device, dtype=torch.bfloat16, enabled=autocast):
             embeddings = self.model.encode(
                 [prefix + t for t in texts],
@@ -72,21 +74,25 @@ class DenseEncoder:
             )
         return embeddings.float().cpu().numpy()
 
-    def fingerprint(self) -> str:
-        """Content hash of what decides an embedding: the weights, the modules' settings (``repr`` names the
-        architecture, max_seq_length and pooling), the tokenizer and the normalization."""
+    def weights_digest(self) -> str:
+        """Content hash of the model: its weights and the modules' settings (``repr`` names the architecture,
+        max_seq_length and pooling)."""
         import torch
 
         digest = hashlib.blake2b(digest_size=16)
         for name, tensor in self.model.state_dict().items():
             digest.update(name.encode())
             digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+        digest.update(repr(self.model).encode())
+        return digest.hexdigest()
+
+    def fingerprint(self) -> str:
+        """Content hash of what decides an embedding: the weights and modules (``weights_digest``), the tokenizer,
+        the normalization, and how the numbers are computed (precision, backend)."""
         tokenizer = self.model.tokenizer
-        digest.update(f"{self.model!r}|{type(tokenizer).__name__}|{len(tokenizer)}|{self.normalize}".encode())
-        if self.cfg.precision != "fp32":  # other numbers: another cache entry (fp32 keys stay as they were)
-            digest.update(self.cfg.precision.encode())
-        if self.cfg.backend != "torch":
-            digest.update(self.cfg.backend.encode())
+        digest = hashlib.blake2b(self.weights_digest().encode(), digest_size=16)
+        digest.update(f"{type(tokenizer).__name__}|{len(tokenizer)}|{self.normalize}".encode())
+        digest.update(f"{self.precision}|{self.backend}".encode())
         return digest.hexdigest()
 
 

@@ -113,7 +113,8 @@ class DevEvaluator:
                 model="in-training",
                 # the weights change every time: no cache. No prefixes here: the model's prompts hold the ones
                 # training applies (see BiEncoder), and the encoder applies them.
-                encode={"batch_size": cfg.eval.batch_size, "cache": False},
+                # PyTorch as trained: an OpenVINO copy would be converted again at every checkpoint
+                encode={"batch_size": cfg.eval.batch_size, "cache": False, "backend": "torch"},
             )
 
     def __call__(self, model: nn.Module) -> dict[str, float]:

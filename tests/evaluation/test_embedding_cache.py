@@ -20,7 +20,7 @@ def test_corpus_embeddings_are_reused_only_for_the_same_weights_and_documents(ti
     data = load_beir(str(tiny_beir), "test")
     ids = list(data.corpus)
     texts = [doc_text(data.corpus[d]) for d in ids]
-    cfg = EncodeConfig()
+    cfg = EncodeConfig(backend="torch")  # weights edited in place below: an OpenVINO copy would not see them
     encoder = DenseEncoder("minilm", cfg)
     calls = []
     real_encode = encoder.encode
@@ -70,15 +70,16 @@ def test_bf16_encoding_is_close_to_fp32_and_cached_apart(tiny_beir, tmp_path, mo
     data = load_beir(str(tiny_beir), "test")
     ids = list(data.corpus)
     texts = [doc_text(data.corpus[d]) for d in ids]
-    fp32 = corpus_embeddings(DenseEncoder("minilm", EncodeConfig()), ids, texts, EncodeConfig())
-    bf16_cfg = EncodeConfig(precision="bf16")
+    fp32_cfg = EncodeConfig(backend="torch", precision="fp32")
+    fp32 = corpus_embeddings(DenseEncoder("minilm", fp32_cfg), ids, texts, fp32_cfg)
+    bf16_cfg = EncodeConfig(backend="torch", precision="bf16")
     bf16_encoder = DenseEncoder("minilm", bf16_cfg)
     bf16 = corpus_embeddings(bf16_encoder, ids, texts, bf16_cfg)
     assert bf16.dtype == np.float32 and bf16.shape == fp32.shape and not np.array_equal(bf16, fp32)
     assert np.allclose(np.linalg.norm(bf16, axis=1), 1.0, atol=1e-5)
     assert (bf16 * fp32).sum(axis=1).min() > 0.99  # cosine of each document's two embeddings
     assert len(list((tmp_path / "cache" / "embeddings").glob("*.npy"))) == 2
-    assert bf16_encoder.fingerprint() != DenseEncoder("minilm", EncodeConfig()).fingerprint()
+    assert bf16_encoder.fingerprint() != DenseEncoder("minilm", fp32_cfg).fingerprint()
 
 
 @pytest.mark.slow
@@ -95,9 +96,9 @@ def test_the_openvino_backend_encodes_what_torch_does_and_leaves_a_given_model_a
     ids = list(data.corpus)
     texts = [doc_text(data.corpus[d]) for d in ids]
     model = load_sentence_transformer("minilm", "cpu")
-    torch_cfg = EncodeConfig(device="cpu")
+    torch_cfg = EncodeConfig(device="cpu", backend="torch", precision="fp32")
     fp32 = corpus_embeddings(DenseEncoder(model, torch_cfg), ids, texts, torch_cfg)
-    ov_cfg = EncodeConfig(device="cpu", backend="openvino")
+    ov_cfg = EncodeConfig(device="cpu", backend="openvino", precision="fp32")
     ov = DenseEncoder(model, ov_cfg)
     assert type(ov.model[0].model).__name__ == "OpenVINOForward" and type(model[0].model).__name__ == "BertModel"
     assert np.allclose(corpus_embeddings(ov, ids, texts, ov_cfg), fp32, atol=1e-5)
@@ -105,4 +106,21 @@ def test_the_openvino_backend_encodes_what_torch_does_and_leaves_a_given_model_a
     bf16 = corpus_embeddings(DenseEncoder("minilm", bf16_cfg), ids, texts, bf16_cfg)
     assert not np.array_equal(bf16, fp32) and (bf16 * fp32).sum(axis=1).min() > 0.99
     assert len(list((tmp_path / "cache" / "embeddings").glob("*.npy"))) == 3
+    # loaded from disk, the model is converted once: the graph is kept and read back (a handed-in one is not kept)
+    assert len(list((tmp_path / "cache" / "openvino").glob("*.xml"))) == 1
+    again = DenseEncoder("minilm", bf16_cfg.model_copy(update={"cache": False}))
+    assert np.allclose(again.encode(texts, again.document_prefix), bf16, atol=1e-6)
+    assert len(list((tmp_path / "cache" / "openvino").glob("*.xml"))) == 1
     assert isinstance(model, SentenceTransformer) and np.allclose(DenseEncoder(model, torch_cfg).encode(texts), fp32)
+
+
+def test_auto_is_openvino_bf16_on_cpus_that_compute_it_and_torch_fp32_on_gpus():
+    """The default (encode.backend=auto, encode.precision=auto): what benchmarks/eval_speed.py measured fastest on
+    CPUs within 0.1 nDCG@10 points; GPU encoding stays PyTorch fp32."""
+    from synthret_ray.evaluation.openvino import cpu_has_bf16, resolve
+
+    cpu = resolve("auto", "auto", "cpu")
+    assert cpu == ("openvino", "bf16" if cpu_has_bf16() else "fp32")
+    assert resolve("auto", "auto", "cuda") == ("torch", "fp32")
+    assert resolve("torch", "auto", "cpu") == ("torch", "fp32")
+    assert resolve("auto", "bf16", "cuda") == ("torch", "bf16") and resolve("openvino", "fp32", "cpu")[1] == "fp32"
