@@ -35,9 +35,10 @@ class DenseEncoder:
         self.model = load_sentence_transformer(model, cfg.device) if isinstance(model, str) else model
         if cfg.max_seq_length:
             self.model.max_seq_length = cfg.max_seq_length
-        from synthret_ray.evaluation.openvino import resolve, use_openvino
+        from synthret_ray.evaluation.openvino import applies, resolve, use_openvino
 
-        self.backend, self.precision = resolve(cfg.backend, cfg.precision, self.model.device.type)
+        device = self.model.device.type
+        self.backend, self.precision = resolve(cfg.backend, cfg.precision, device, applies(self.model))
         if self.backend == "openvino":
             if not isinstance(model, str):  # the caller's model (e.g. one in training) keeps its own modules
                 self.model = copy.deepcopy(self.model)

@@ -38,12 +38,20 @@ def cpu_has_bf16() -> bool:
     return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
 
 
-def resolve(backend: str, precision: str, device: str) -> tuple[str, str]:
-    """``auto`` made concrete: OpenVINO on CPUs where it is installed, torch elsewhere (GPUs as they were); bf16 on
-    OpenVINO where the CPU computes it natively, fp32 otherwise. Measured on SciFact (benchmarks/RESULTS.md):
-    OpenVINO bf16 encodes 2.1x faster than torch fp32 for +0.06 nDCG@10 points."""
+def applies(model: SentenceTransformer) -> bool:
+    """Whether the model is a Hugging Face transformer under sentence-transformers, on the CPU."""
+    from sentence_transformers.base.modules.transformer import Transformer
+
+    return isinstance(model[0], Transformer) and model.device.type == "cpu"
+
+
+def resolve(backend: str, precision: str, device: str, convertible: bool = True) -> tuple[str, str]:
+    """``auto`` made concrete: OpenVINO on CPUs where it is installed (and the model is a Hugging Face
+    transformer), torch elsewhere (GPUs as they were); bf16 on OpenVINO where the CPU computes it natively, fp32
+    otherwise. Measured on SciFact (benchmarks/RESULTS.md): OpenVINO bf16 encodes 2.1x faster than torch fp32 for
+    +0.06 nDCG@10 points."""
     if backend == "auto":
-        backend = "openvino" if device == "cpu" and available() else "torch"
+        backend = "openvino" if device == "cpu" and convertible and available() else "torch"
     if precision == "auto":
         precision = "bf16" if backend == "openvino" and cpu_has_bf16() else "fp32"
     return backend, precision
@@ -124,11 +132,9 @@ class OpenVINOForward(nn.Module):
 def use_openvino(model: SentenceTransformer, precision: Literal["fp32", "bf16"], key: str | None = None) -> None:
     """Swap the Hugging Face model of ``model``'s first module for its OpenVINO copy (CPU only). With ``key`` (a
     hash of the weights), the converted graph is kept under ``$SYNTHRET_CACHE/openvino`` and read back next time."""
-    from sentence_transformers.base.modules.transformer import Transformer
-
     require_openvino()
     module = model[0]
-    if not isinstance(module, Transformer) or model.device.type != "cpu":
+    if not applies(model):
         raise ValueError(
             f"encode.backend=openvino runs a Hugging Face transformer on CPUs; this model's first module is "
             f"{type(module).__name__} on {model.device.type} (use encode.backend=torch)"

@@ -124,3 +124,4 @@ def test_auto_is_openvino_bf16_on_cpus_that_compute_it_and_torch_fp32_on_gpus():
     assert resolve("auto", "auto", "cuda") == ("torch", "fp32")
     assert resolve("torch", "auto", "cpu") == ("torch", "fp32")
     assert resolve("auto", "bf16", "cuda") == ("torch", "bf16") and resolve("openvino", "fp32", "cpu")[1] == "fp32"
+    assert resolve("auto", "auto", "cpu", convertible=False) == ("torch", "fp32")  # not a Hugging Face transformer
