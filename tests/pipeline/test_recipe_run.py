@@ -639,68 +639,78 @@ def test_the_reranker_recipe_labels_reranks_and_fuses_a_dense_first_stage(tmp_pa
     assert reranked["ndcg_at_10"] == pytest.approx(run_eval(test, progress=False).metrics["ndcg_at_10"])
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("layout", ["parquet", "beir"])
-def test_a_recipe_runs_whole_on_a_corpus_without_labels(tmp_path, layout):
-    """A user's path (the corpus-only issue): a folder of parquet files with their own column names, or a BEIR
-    folder holding only corpus.jsonl, and no queries or qrels; queries are generated, the student is trained and
-    exported, nothing is scored and the run says so."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+def _corpus_only_run(data: Path, run_dir: Path, train_queries: str, **values) -> tuple[dict, list[str]]:
+    """``synthret run`` of the SyCL recipe on a corpus without labels, as a user runs it; (summary, stdout lines)."""
     from sentence_transformers import SentenceTransformer
 
-    pydocs = REPO / "synthret_ray" / "resources" / "pydocs" / "corpus.jsonl"
-    docs = [json.loads(line) for line in pydocs.read_text().splitlines()[:24]]
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    if layout == "parquet":
-        for part in range(2):  # two files: a folder of them is one corpus
-            half = docs[part::2]
-            table = {"doc_id": [d["_id"] for d in half], "body": [d["text"] for d in half]}
-            pq.write_table(pa.table({**table, "heading": [d["title"] for d in half]}), corpus / f"part-{part}.parquet")
-        columns = {"corpus_columns": {"id": "doc_id", "text": "body", "title": "heading"}}
-    else:
-        (corpus / "corpus.jsonl").write_text("".join(json.dumps(d) + "\n" for d in docs))
-        columns = {}
-    run_dir = tmp_path / "run"
     cfg = recipe(
-        corpus,
+        data,
         run_dir,
-        train_queries="generate",
+        train_queries=train_queries,
         dev_split=None,
-        **columns,
         synthesis={
             "queries": {"sampling": {"max_new_tokens": 24}},
             "graded": {"levels": [3, 1, 0], "sampling": {"max_new_tokens": 40}},
-        },
+        }
+        if train_queries == "generate"
+        else {"graded": {"levels": [3, 1, 0], "sampling": {"max_new_tokens": 40}}},
         training={
             "listwise": {"optim": {"epochs": 1, "batch_size": 2, "max_seq_length": 64}, "group": {"listwise_size": 3}}
         },
+        **values,
     )
-    config_file = tmp_path / "recipe.yaml"
+    config_file = run_dir.parent / f"{run_dir.name}.yaml"
     config_file.write_text(yaml.safe_dump(cfg.model_dump(mode="json", exclude_unset=True)))
     done = run_synthret("run", "--config", str(config_file), "-q", env={**os.environ, "RAY_ADDRESS": "local"})
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-
     summary = json.loads((run_dir / "summary.json").read_text())
-    imported = ["corpus"] if layout == "parquet" else []  # a BEIR folder is read where it is
-    assert list(summary["stages"]) == [*imported, "queries", "split", "graded", "listwise"]
     assert summary["evaluation"] == {"systems": {}, "scored": False}
-    assert layout == "beir" or summary["stages"]["corpus"]["documents"] == 24
-    data = run_dir / "corpus" if layout == "parquet" else corpus
-    assert {json.loads(line)["_id"] for line in (data / "corpus.jsonl").read_text().splitlines()} == {
-        d["_id"] for d in docs
-    }
-    # every training and dev query was written by the teacher from one of these passages
-    written = {json.loads(line)["_id"] for line in (run_dir / "queries" / "export" / "queries.jsonl").open()}
-    for side in ("train", "dev"):
-        ids = {json.loads(line)["_id"] for line in (run_dir / "split" / side / "queries.jsonl").open()}
-        assert ids and ids <= written
     said = [line for line in done.stdout.splitlines() if "has no labelled test split" in line]
     assert len(said) == 1 and said[0].endswith(f"listwise: {run_dir / 'train' / 'listwise' / 'model'}")
     model = SentenceTransformer(str(run_dir / "train" / "listwise" / "model"), device="cpu")
     assert model.encode(["os.getcwd"]).shape == (1, 384)
     assert "No labelled test split was scored." in (run_dir / "report.html").read_text()
+    return summary, done.stdout.splitlines()
+
+
+@pytest.mark.slow
+def test_a_recipe_runs_whole_on_a_parquet_corpus_then_on_a_beir_corpus_without_labels(tmp_path):
+    """A user's path (the corpus-only issue): a folder of parquet files with their own column names and no queries
+    or qrels (queries are generated, the student is trained and exported, nothing is scored and the run says so);
+    then a BEIR folder holding only corpus.jsonl, trained on the queries the first run generated (a queries run
+    folder as train_queries, as benchmarks/quality.py reuses them: one teacher stage less in this test)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pydocs = REPO / "synthret_ray" / "resources" / "pydocs" / "corpus.jsonl"
+    docs = [json.loads(line) for line in pydocs.read_text().splitlines()[:24]]
+    parquet = tmp_path / "parquet"
+    parquet.mkdir()
+    for part in range(2):  # two files: a folder of them is one corpus
+        half = docs[part::2]
+        table = {"doc_id": [d["_id"] for d in half], "body": [d["text"] for d in half]}
+        pq.write_table(pa.table({**table, "heading": [d["title"] for d in half]}), parquet / f"part-{part}.parquet")
+    run_dir = tmp_path / "run"
+    columns = {"id": "doc_id", "text": "body", "title": "heading"}
+    summary, _ = _corpus_only_run(parquet, run_dir, "generate", corpus_columns=columns)
+    assert list(summary["stages"]) == ["corpus", "queries", "split", "graded", "listwise"]
+    assert summary["stages"]["corpus"]["documents"] == 24
+    imported = {json.loads(line)["_id"] for line in (run_dir / "corpus" / "corpus.jsonl").read_text().splitlines()}
+    assert imported == {d["_id"] for d in docs}
+    # every training and dev query was written by the teacher from one of these passages
+    written = {json.loads(line)["_id"] for line in (run_dir / "queries" / "export" / "queries.jsonl").open()}
+    for side in ("train", "dev"):
+        ids = {json.loads(line)["_id"] for line in (run_dir / "split" / side / "queries.jsonl").open()}
+        assert ids and ids <= written
+
+    beir = tmp_path / "beir"
+    beir.mkdir()
+    (beir / "corpus.jsonl").write_text("".join(json.dumps(d) + "\n" for d in docs))
+    beir_run = tmp_path / "beir_run"
+    summary, _ = _corpus_only_run(beir, beir_run, str(run_dir / "queries"))
+    assert list(summary["stages"]) == ["split", "graded", "listwise"]  # read where it is: no import stage
+    split = summary["stages"]["split"]
+    assert split["train_queries"] + split["dev_queries"] == len(written)
 
 
 def test_the_runs_encode_and_index_reach_every_dense_retrieval_and_stay_out_of_hashes_at_defaults(tmp_path):

@@ -167,7 +167,9 @@ def test_a_killed_run_resumes_without_duplicates_or_losses(tmp_path):
     before = {n: pq.read_table(out / "shards" / n).to_pylist() for n in _shards(out) if n.endswith(".parquet")}
     assert 2 <= sum(len(r) for r in before.values()) < len(corpus)
 
-    second = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    # resumed with other batch sizes (resources, not the rows' identity): the rest goes in batches, not one by one
+    resumed = [*command, "engine.batch_size=16", "engine.max_concurrent_batches=2"]
+    second = subprocess.run(resumed, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
     rows = RunStore(str(out)).read_rows()
     ids = [r["id"] for r in rows]
