@@ -32,7 +32,8 @@ def round_trip(cfg: SynthesisConfig, rows: list[dict[str, Any]]) -> list[dict[st
     return [row for row in rows if row["doc_id"] in top[row["id"]]]
 
 
-def _encode(name: str, rows: list[dict[str, Any]]) -> bytes:
+def encode_rows(name: str, rows: list[dict[str, Any]]) -> bytes:
+    """``rows`` as the bytes of a file named ``name``: parquet, BEIR jsonl or a qrels tsv."""
     if name.endswith(".parquet"):
         buffer = io.BytesIO()
         pq.write_table(pa.Table.from_pylist(rows), buffer)
@@ -58,5 +59,5 @@ def export_run(
         notes["judge"] = judge
     files = task.export(sorted(kept, key=lambda r: r["id"]))
     for name, file_rows in files.items():
-        fs.write_bytes(store.path("export", *name.split("/")), _encode(name, file_rows))
+        fs.write_bytes(store.path("export", *name.split("/")), encode_rows(name, file_rows))
     return {name: len(file_rows) for name, file_rows in files.items()}, notes

@@ -45,11 +45,9 @@ def without_false_negatives(cfg: TrainConfig) -> tuple[TrainConfig, dict[str, An
     ratio = cfg.group.negative_max_ratio
     if ratio is None:
         return cfg, None
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     from synthret_ray.evaluation.config import EncodeConfig
     from synthret_ray.evaluation.dense import DenseEncoder
+    from synthret_ray.synthesis.export import encode_rows
     from synthret_ray.training.data import load_training_rows
 
     rows = load_training_rows(cfg.train_data, cfg.stage, cfg.skip_invalid_rows).rows
@@ -67,9 +65,7 @@ def without_false_negatives(cfg: TrainConfig) -> tuple[TrainConfig, dict[str, An
     kept, dropped = drop_false_negatives(rows, query_vectors, doc_vector, ratio)
     folder = fs.join(cfg.output_dir, cfg.run_name)
     path = fs.join(folder, FILTERED_FILE)
-    filesystem, fs_path = fs.resolve(path)
-    filesystem.create_dir(fs.resolve(folder)[1], recursive=True)
-    pq.write_table(pa.Table.from_pylist(kept), fs_path, filesystem=filesystem)
+    fs.write_bytes(path, encode_rows(FILTERED_FILE, kept))  # whole, through a temporary name
     report = {
         "source": cfg.train_data,
         "ratio": ratio,
