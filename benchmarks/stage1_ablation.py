@@ -33,6 +33,11 @@ VARIANTS = {
     # NV-Retriever's positive-aware filter on the written negatives (group.negative_max_ratio)
     "all_positives_with_filtered_negatives": {"max_positives": 3, "max_negatives": 4, "negative_max_ratio": 0.95},
     "source_with_filtered_negatives": {"max_positives": 1, "max_negatives": 4, "negative_max_ratio": 0.95},
+    # corpus passages the starting model ranks high, filtered the same way (group.mined_negatives), put ahead of
+    # the written ones: max_negatives = mined_negatives keeps the mined alone
+    "source_with_mined_negatives": {"max_positives": 1, "max_negatives": 2, "mined_negatives": 2},
+    "source_and_written_positive_with_mined_negatives": {"max_positives": 2, "max_negatives": 2, "mined_negatives": 2},
+    "all_positives_with_mined_negatives": {"max_positives": 3, "max_negatives": 2, "mined_negatives": 2},
 }
 
 
@@ -88,7 +93,10 @@ def ablate(run: str, n: int, names: list[str]) -> None:
                     "loss": {"name": "syntriever_distill", "temperature": 0.05},
                     "optim": {"epochs": 1, "batch_size": 8, "lr": 2e-5, "max_seq_length": 256},
                     "eval": {"data": os.path.join(run, "split", "dev"), "split": "dev", "at_start": False},
-                    "group": VARIANTS[name],
+                    # mined from the run's corpus (the dev folder holds the whole corpus)
+                    "group": {**VARIANTS[name], "mine_corpus": os.path.join(run, "split", "dev")}
+                    if VARIANTS[name].get("mined_negatives")
+                    else VARIANTS[name],
                 }
             )
             start = time.time()
@@ -103,10 +111,7 @@ def ablate(run: str, n: int, names: list[str]) -> None:
                     {
                         "variant": name,
                         "seconds": round(time.time() - start),
-                        "dev": [
-                            (h["step"], round(h["ndcg_at_10"], 4), round(h.get("loss", float("nan")), 4))
-                            for h in scored
-                        ],
+                        "dev": scored,
                     }
                 ),
                 flush=True,

@@ -151,6 +151,8 @@ class RecipeRun:
             dev["first_stage"] = hashed(self.first_stage)
             dev["depth"] = self.cfg.rerank_depth
             dev["fusion_weight"] = self.cfg.rerank_fusion
+        if self.cfg.training.get(stage, {}).get("group", {}).get("mined_negatives"):
+            derived = _merge({"group": {"mine_corpus": self.cfg.data}}, derived)  # the corpus the queries came from
         values = _merge(
             {
                 "stage": TRAIN_STAGE[stage],

@@ -58,6 +58,22 @@ class GroupConfig(StrictModel):
         "small teacher's 'irrelevant' passages are often as close to the query as its positives. null keeps all.",
         json_schema_extra=HASH_WHEN_SET,
     )
+    mined_negatives: int = Field(
+        0,
+        ge=0,
+        description="pairs / distill: corpus passages added per query as hard negatives before training, ahead of "
+        "the written ones: the best of the starting model's top mine_depth in mine_corpus that are not the query's "
+        "positives and score at most negative_max_ratio (0.95 when null) of its first positive. 0: none.",
+        json_schema_extra=HASH_WHEN_SET,
+    )
+    mine_corpus: str | None = Field(
+        None,
+        description="BEIR folder (corpus.jsonl) the mined negatives come from; the recipes set it to `data`.",
+        json_schema_extra=HASH_WHEN_SET,
+    )
+    mine_depth: int = Field(
+        30, gt=0, description="Top passages per query searched for mined negatives.", json_schema_extra=HASH_WHEN_SET
+    )
 
 
 class EvalDuringTraining(StrictModel):
@@ -172,6 +188,12 @@ class TrainConfig(StrictModel):
                 "group.negative_max_ratio: filters the hard negatives of pairs and distill data, not "
                 f"stage={self.stage}"
             )
+        if self.group.mined_negatives and self.stage not in ("pairs", "distill"):
+            problems.append(
+                f"group.mined_negatives: mines hard negatives for pairs and distill data, not stage={self.stage}"
+            )
+        if self.group.mined_negatives and not self.group.mine_corpus:
+            problems.append("group.mine_corpus: a BEIR folder to mine group.mined_negatives from is needed")
         if self.precision == "fp16" and not self.scaling.use_gpu:
             problems.append("precision: fp16 needs GPUs (scaling.use_gpu=true); use bf16 or fp32 on CPU")
         if problems:

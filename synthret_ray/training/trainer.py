@@ -23,7 +23,7 @@ from synthret_ray.data import fs
 from synthret_ray.training.config import TrainConfig
 from synthret_ray.training.data import check_training_rows, training_dataset
 from synthret_ray.training.loop import MODEL_DIR
-from synthret_ray.training.negatives import without_false_negatives
+from synthret_ray.training.negatives import prepare_negatives
 
 METRICS_LOG = "metrics.jsonl"
 
@@ -111,7 +111,7 @@ def train(cfg: TrainConfig, callbacks: list | None = None) -> TrainResult:
         from synthret_ray.data import load_beir
 
         load_beir(cfg.eval.data, cfg.eval.split)
-    cfg, _ = without_false_negatives(cfg)
+    cfg, _ = prepare_negatives(cfg)
     rows, skipped = check_training_rows(cfg.train_data, cfg.stage, cfg.skip_invalid_rows)
     steps = steps_per_epoch(cfg, rows)
     scored = cfg.eval.data is not None
@@ -209,7 +209,7 @@ def train_local(
 
     if cfg.scaling.num_workers != 1:
         raise ValueError("train_local runs one worker; set scaling.num_workers=1")
-    cfg, _ = without_false_negatives(cfg)
+    cfg, _ = prepare_negatives(cfg)
     rows = load_training_rows(cfg.train_data, cfg.stage, cfg.skip_invalid_rows)
     runtime = LocalRuntime(rows.rows, checkpoint_root, device, resume_from)
     train_worker(cfg, runtime, steps_per_epoch(cfg, len(rows.rows)))

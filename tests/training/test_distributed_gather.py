@@ -106,7 +106,8 @@ def _worker(rank: int, port: int, out) -> None:
 def test_two_workers_match_one_big_batch_for_every_bi_encoder_loss():
     """Pins that the logged loss is the loss itself (it was multiplied by the number of workers) and that every
     bi-encoder loss, not only InfoNCE without hard negatives, gives one big batch's loss and gradients."""
-    with mp.Manager() as manager:
+    # a spawned manager: one forked from pytest (Ray, OpenVINO and vLLM threads loaded) died of SIGSEGV once
+    with mp.get_context("spawn").Manager() as manager:
         out = manager.dict()
         mp.spawn(_worker, args=(_free_port(), out), nprocs=2, join=True)
         results = dict(out)

@@ -1,4 +1,5 @@
-"""The positive-aware false-negative filter (group.negative_max_ratio), before training."""
+"""Hard negatives prepared before training: the positive-aware filter (group.negative_max_ratio) and mining from
+the corpus (group.mined_negatives)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from synthret_ray.training.config import TrainConfig
-from synthret_ray.training.negatives import FILTERED_FILE, drop_false_negatives, without_false_negatives
+from synthret_ray.training.negatives import (
+    NEGATIVES_FILE,
+    NEGATIVES_REPORT,
+    add_mined_negatives,
+    drop_false_negatives,
+    prepare_negatives,
+)
+from tests.conftest import TINY_CORPUS, write_beir
 from tests.training.conftest import DOCS, write_rows
 
 
@@ -43,14 +51,56 @@ def test_the_training_file_is_filtered_with_the_starting_model(tmp_path):
         stage="pairs", train_data=str(data), output_dir=str(tmp_path / "out"), run_name="r",
         group={"negative_max_ratio": 0.5},
     )  # fmt: skip
-    filtered, report = without_false_negatives(cfg)
-    assert filtered.train_data == str(tmp_path / "out" / "r" / FILTERED_FILE)
+    filtered, report = prepare_negatives(cfg)
+    assert filtered.train_data == str(tmp_path / "out" / "r" / NEGATIVES_FILE)
     assert pq.read_table(filtered.train_data).to_pylist()[0]["negatives"] == [DOCS["d5"]]
-    assert report == json.loads((tmp_path / "out" / "r" / "negatives_filtered.json").read_text())
-    assert (report["negatives"], report["dropped"], report["source"]) == (2, 1, str(data))
+    assert report == json.loads((tmp_path / "out" / "r" / NEGATIVES_REPORT).read_text())
+    assert (report["written_negatives"], report["dropped"], report["source"]) == (2, 1, str(data))
     assert (
-        without_false_negatives(
-            cfg.model_copy(update={"group": cfg.group.model_copy(update={"negative_max_ratio": None})})
-        )[1]
+        prepare_negatives(cfg.model_copy(update={"group": cfg.group.model_copy(update={"negative_max_ratio": None})}))[
+            1
+        ]
         is None
     )
+
+
+def test_mined_negatives_skip_positives_of_the_query_written_negatives_and_near_positives():
+    rows = [
+        {"query": "q", "positives": ["p cut", "cot"], "negatives": ["w"]},
+        {"query": "r", "positive": "x", "negatives": []},
+        {"query": "q", "positive": "other pos", "negatives": []},
+    ]
+    ranked = [
+        # the full text of a cut positive; above 0.95 * 0.8; another row's positive of q; written already
+        [("p cut and more words", 0.9), ("near", 0.79), ("other pos", 0.6), ("w", 0.5), ("p cutter", 0.4), ("b", 0.3)],
+        [("x", 0.5), ("c", 0.2)],
+        [("p  cut", 0.6), ("d", 0.1)],
+    ]
+    mined, added = add_mined_negatives(rows, [0.8, 0.5, 0.7], ranked, count=2, ratio=0.95)
+    assert [r["negatives"] for r in mined] == [["p cutter", "b", "w"], ["c"], ["d"]] and added == 4
+    assert rows[0]["negatives"] == ["w"]  # a copy
+
+
+def test_mining_needs_a_corpus_and_pairs_or_distill_data():
+    with pytest.raises(ValueError, match="group.mine_corpus: a BEIR folder"):
+        TrainConfig(stage="pairs", train_data="x.parquet", group={"mined_negatives": 2})
+    with pytest.raises(ValueError, match="group.mined_negatives: mines hard negatives for pairs and distill"):
+        TrainConfig(stage="align", train_data="x.parquet", group={"mined_negatives": 2, "mine_corpus": "c"})
+
+
+@pytest.mark.slow
+def test_negatives_are_mined_from_the_corpus_with_the_starting_model(tmp_path):
+    """The query's own passage and a near copy of it (above 0.95 of the positive's score) are never mined."""
+    near_copy = ("Sourdough", TINY_CORPUS["d1"][1].replace("bacteria.", "bacteria, slowly."))
+    corpus = write_beir(tmp_path / "corpus", corpus={**TINY_CORPUS, "d7": near_copy})
+    rows = [{"query": "how is sourdough leavened", "positive": DOCS["d1"], "negatives": []}]
+    cfg = TrainConfig(
+        stage="pairs", train_data=str(write_rows(tmp_path / "pairs.parquet", rows)), output_dir=str(tmp_path / "out"),
+        run_name="r", group={"mined_negatives": 2, "mine_corpus": str(corpus)},
+    )  # fmt: skip
+    mined, report = prepare_negatives(cfg)
+    negatives = pq.read_table(mined.train_data).to_pylist()[0]["negatives"]
+    others = {DOCS[d] for d in ("d2", "d3", "d4", "d5", "d6")} | {" ".join(TINY_CORPUS["q3"])}
+    assert len(negatives) == 2 and set(negatives) <= others
+    assert (report["mined"], report["corpus_size"], report["mining_ratio"]) == (2, 8, 0.95)
+    assert report == json.loads((tmp_path / "out" / "r" / NEGATIVES_REPORT).read_text())
