@@ -1,4 +1,4 @@
-"""Retrieval quality of the three recipes, trained only on data the packaged teachers wrote.
+"""Retrieval quality of the recipes, trained only on data the packaged teachers wrote.
 
 For each dataset and recipe this runs ``synthret run`` (a fresh process, as a user runs it) with the recipe's
 CPU config from ``configs/recipes/`` and the protocol's sizes, then collects the test-split numbers of each run's
@@ -6,7 +6,8 @@ CPU config from ``configs/recipes/`` and the protocol's sizes, then collects the
 reranked by the trained cross-encoder (interpolated with BM25 by the weight ``w`` its fusion stage chose on dev);
 ``reranker-dense`` is the same recipe over zero-shot MiniLM's top 100 instead of BM25's.
 
-The protocol (no arguments): every recipe on each of the four shared datasets; training queries written by the
+The protocol (no arguments): every recipe (Promptagator first: the baseline, and the cheapest to run, so it
+generates each dataset's queries) on each of the four shared datasets; training queries written by the
 teacher for a seeded sample of ``--passages`` corpus passages, ``--dev-fraction`` of them held out by source
 passage as dev (checkpoint and fusion-weight selection); the test split scored on every test query (medquad: the
 same seeded sample of 1,000 for every system). ``--teacher`` writes queries and judges (verify, label, prefer);
@@ -49,6 +50,7 @@ SIGNIFICANCE = 0.05
 # Test queries scored per dataset (a seeded sample, the same for every system); absent: all of them.
 TEST_SAMPLE = {"medquad": 1000}
 RECIPE_CONFIGS = {
+    "promptagator": REPO / "configs" / "recipes" / "promptagator_cranfield.yaml",
     "sycl": REPO / "configs" / "recipes" / "sycl_cranfield.yaml",
     "syntriever": REPO / "configs" / "recipes" / "syntriever_scifact.yaml",
     "reranker": REPO / "configs" / "recipes" / "reranker_medquad.yaml",
@@ -146,19 +148,33 @@ STYLES: dict[str, dict] = {
         ],
     },
 }
-JUDGING = {"syntriever": ["verify"], "reranker": ["label"], "reranker-dense": ["label"], "sycl": []}
+JUDGING = {
+    "syntriever": ["verify"],
+    "reranker": ["label"],
+    "reranker-dense": ["label"],
+    "sycl": [],
+    "promptagator": [],
+}
 # Training stages of each recipe: on this machine one worker with every core (Ray gives a worker with 1 CPU one
 # torch thread: Cranfield's stage 1 ran at 0.7 groups/s on it).
 TRAINING_STAGES = {
+    "promptagator": ["pairs"],
     "sycl": ["listwise"],
     "syntriever": ["stage1", "stage2"],
     "reranker": ["reranker"],
     "reranker-dense": ["reranker"],
 }
 # Tasks whose long outputs the --writer model writes (the --teacher writes queries and judges).
-WRITER_TASKS = {"sycl": ["graded"], "syntriever": ["distill"], "reranker": [], "reranker-dense": []}
+WRITER_TASKS = {
+    "sycl": ["graded"],
+    "syntriever": ["distill"],
+    "reranker": [],
+    "reranker-dense": [],
+    "promptagator": [],
+}
 # The recipe's final student: the system each case compares with zero-shot MiniLM.
 STUDENT = {
+    "promptagator": "pairs",
     "sycl": "listwise",
     "syntriever": "stage2",
     "reranker": "bm25 >> reranker",
@@ -346,7 +362,10 @@ def main() -> None:
     parser.add_argument("--summary", action="store_true", help="Print the committed results and exit.")
     parser.add_argument("--datasets", nargs="+", default=DATASETS)
     parser.add_argument(
-        "--recipes", nargs="+", default=["syntriever", "reranker-dense", "reranker", "sycl"], choices=STUDENT
+        "--recipes",
+        nargs="+",
+        default=["promptagator", "syntriever", "reranker-dense", "reranker", "sycl"],
+        choices=STUDENT,
     )
     parser.add_argument("--data-root", default=str(SHARED_DATASETS))
     parser.add_argument("--run-root", default=str(REPO / "runs" / "quality"))

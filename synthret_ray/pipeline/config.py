@@ -1,4 +1,5 @@
-"""Typed config of ``synthret run``: one recipe (syntriever, sycl, reranker) from corpus to evaluated model.
+"""Typed config of ``synthret run``: one recipe (syntriever, sycl, reranker, promptagator) from corpus to evaluated
+model.
 
 Per-stage settings are the synthesis and training configs themselves: ``synthesis.<task>.<field>`` and
 ``training.<stage>.<field>`` are merged over what the recipe derives (data paths, teacher, student), then
@@ -20,7 +21,7 @@ from synthret_ray.evaluation.config import DenseOptions, FirstStageConfig
 class RecipeConfig(DenseOptions):
     """One recipe run, corpus to evaluated model; its ``encode`` / ``index`` serve every dense retrieval of it."""
 
-    recipe: Literal["syntriever", "sycl", "reranker"]
+    recipe: Literal["syntriever", "sycl", "reranker", "promptagator"]
     data: str = Field(
         description="BEIR folder (the corpus, and the qrels splits named below), or a corpus alone: a parquet or "
         "jsonl file, or a folder of them, with the columns of corpus_columns (imported once into the run folder)."
@@ -62,7 +63,7 @@ class RecipeConfig(DenseOptions):
         default_factory=dict, description="Per task (queries, distill, ...): SynthesisConfig fields."
     )
     training: dict[str, dict[str, Any]] = Field(
-        default_factory=dict, description="Per stage (stage1, stage2, listwise, reranker): TrainConfig fields."
+        default_factory=dict, description="Per stage (stage1, stage2, listwise, reranker, pairs): TrainConfig fields."
     )
     first_stage: FirstStageConfig = Field(
         default_factory=FirstStageConfig,
@@ -110,11 +111,17 @@ class RecipeConfig(DenseOptions):
             "syntriever": {"queries", "distill", "verify", "prefer"},
             "sycl": {"queries", "graded"},
             "reranker": {"queries", "label"},
+            "promptagator": {"queries"},
         }[self.recipe]
         for task in self.synthesis:
             if task not in known:
                 problems.append(f"synthesis.{task}: not a task of recipe {self.recipe} ({sorted(known)})")
-        stages = {"syntriever": {"stage1", "stage2"}, "sycl": {"listwise"}, "reranker": {"reranker"}}[self.recipe]
+        stages = {
+            "syntriever": {"stage1", "stage2"},
+            "sycl": {"listwise"},
+            "reranker": {"reranker"},
+            "promptagator": {"pairs"},
+        }[self.recipe]
         for stage in self.training:
             if stage not in stages:
                 problems.append(f"training.{stage}: not a training stage of recipe {self.recipe} ({sorted(stages)})")

@@ -46,8 +46,15 @@ STAGES = {
     "syntriever": ["queries", "split", "distill", "verify", "stage1", "prefer", "stage2", "evaluate"],
     "sycl": ["queries", "split", "graded", "listwise", "evaluate"],
     "reranker": ["queries", "split", "label", "reranker", "fusion", "evaluate"],
+    "promptagator": ["queries", "split", "pairs", "evaluate"],
 }
-TRAIN_STAGE = {"stage1": "distill", "stage2": "align", "listwise": "listwise", "reranker": "reranker"}
+TRAIN_STAGE = {
+    "stage1": "distill",
+    "stage2": "align",
+    "listwise": "listwise",
+    "reranker": "reranker",
+    "pairs": "pairs",
+}
 
 
 class PipelineError(RuntimeError):
@@ -321,7 +328,12 @@ class RecipeRun:
 
         # Ray Data's bars redraw with carriage returns: in a terminal only (a log gets the stages' own lines)
         ray.data.DataContext.get_current().enable_progress_bars = self.cfg.progress and sys.stderr.isatty()
-        steps = {"syntriever": self._syntriever, "sycl": self._sycl, "reranker": self._reranker}
+        steps = {
+            "syntriever": self._syntriever,
+            "sycl": self._sycl,
+            "reranker": self._reranker,
+            "promptagator": self._promptagator,
+        }
         self._import_corpus()
         if self.cfg.train_queries == "generate":
             derived: dict[str, Any] = {"input": {"data": self.cfg.data, "limit": self.cfg.passages}}
@@ -404,6 +416,26 @@ class RecipeRun:
             self.train_config("listwise", self.path("graded", "export", "listwise.parquet"), self.cfg.student),
         )
         systems = {"zero-shot": self.cfg.student, "listwise": self.model_dir("listwise")}
+        return self._evaluate({name: self.dense(m) for name, m in systems.items()})
+
+    def _promptagator(self) -> dict[str, Any]:
+        """Promptagator (Dai et al., Promptagator: Few-shot dense retrieval from 8 examples, ICLR 2023, arXiv:
+        2209.11755): the queries stage writes queries in the dataset's style and keeps those whose passage the
+        round trip finds; the student trains on (query, its source passage), in-batch negatives (and mined ones
+        with training.pairs.group.mined_negatives). No judging stage: a small teacher's own passages and verdicts
+        cost more than they teach on CPU (benchmarks/RESULTS.md, stage-1 ablation)."""
+        from synthret_ray.data.beir import read_corpus, read_qrels, read_queries
+        from synthret_ray.synthesis.export import encode_rows
+        from synthret_ray.training.data import judged_pairs
+
+        train = self.path("split", "train")
+        pairs = judged_pairs(read_corpus(self.cfg.data), read_queries(train), read_qrels(train, "train"))
+        if not pairs:
+            raise PipelineError("pairs: the split left no training query with its passage (see split's summary)")
+        data = self.path("pairs", "pairs.parquet")
+        fs.write_bytes(data, encode_rows("pairs.parquet", pairs))  # rebuilt from the split each run, same bytes
+        self.train("pairs", self.train_config("pairs", data, self.cfg.student))
+        systems = {"zero-shot": self.cfg.student, "pairs": self.model_dir("pairs")}
         return self._evaluate({name: self.dense(m) for name, m in systems.items()})
 
     def label_config(self) -> SynthesisConfig:

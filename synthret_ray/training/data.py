@@ -165,21 +165,30 @@ def training_dataset(path: str, stage: str, skip_invalid: bool = False):
     return ds
 
 
+def judged_pairs(
+    corpus: dict[str, dict[str, str]], queries: dict[str, str], qrels: dict[str, dict[str, int]]
+) -> list[dict[str, Any]]:
+    """``pairs`` rows: each judged (query, document) with score > 0, the document's text as evaluation sees it."""
+    from synthret_ray.data.beir import doc_text
+
+    return [
+        {"query_id": qid, "query": queries[qid], "positive": doc_text(corpus[did]), "negatives": []}
+        for qid, rels in qrels.items()
+        for did, score in rels.items()
+        if score > 0 and doc_text(corpus[did])
+    ]
+
+
 def write_pairs_from_beir(data_dir: str, split: str, out: str | Path) -> int:
     """Export a BEIR split's judged pairs (score > 0) as a ``pairs`` training file; returns the row count."""
-    import pyarrow as pa
-
-    from synthret_ray.data.beir import doc_text, load_beir
+    from synthret_ray.data.beir import load_beir
 
     if split == "test":
         raise ValueError("refusing to export the test split as training data")
     data = load_beir(data_dir, split)
-    rows = [
-        {"query_id": qid, "query": data.queries[qid], "positive": doc_text(data.corpus[did]), "negatives": []}
-        for qid, rels in data.qrels.items()
-        for did, score in rels.items()
-        if score > 0 and doc_text(data.corpus[did])
-    ]
+    import pyarrow as pa
+
+    rows = judged_pairs(data.corpus, data.queries, data.qrels)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.Table.from_pylist(rows), str(out))
     return len(rows)

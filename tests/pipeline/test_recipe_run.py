@@ -248,6 +248,14 @@ def test_test_queries_never_train_or_select_checkpoints(tmp_path):
     assert runner.train_config("listwise", "x.parquet", "minilm").eval.test_split == "dl20"
     with pytest.raises(ValueError, match="synthesis.distill: not a task of recipe sycl"):
         recipe(tmp_path, tmp_path / "r", synthesis={"distill": {"negatives": 2}})
+    with pytest.raises(ValueError, match=r"training.stage1: not a training stage of recipe promptagator \(\['pa"):
+        recipe(tmp_path, tmp_path / "r", recipe="promptagator", synthesis={}, training={"stage1": {}})
+    # mining reads the run's corpus; a stage that does not mine keeps its hash (no mine_corpus set)
+    mining = {"pairs": {"group": {"mined_negatives": 2}}}
+    run = RecipeRun(recipe(tmp_path, tmp_path / "r", recipe="promptagator", synthesis={}, training=mining))
+    assert run.train_config("pairs", "x.parquet", "minilm").group.mine_corpus == str(tmp_path)
+    plain = RecipeRun(recipe(tmp_path, tmp_path / "r", recipe="promptagator", synthesis={}, training={}))
+    assert plain.train_config("pairs", "x.parquet", "minilm").group.mine_corpus is None
 
 
 def test_split_drops_training_queries_judged_in_test(tmp_path):
@@ -640,25 +648,36 @@ def test_the_reranker_recipe_labels_reranks_and_fuses_a_dense_first_stage(tmp_pa
 
 
 def _corpus_only_run(data: Path, run_dir: Path, train_queries: str, **values) -> tuple[dict, list[str]]:
-    """``synthret run`` of the SyCL recipe on a corpus without labels, as a user runs it; (summary, stdout lines)."""
+    """``synthret run`` on a corpus without labels, as a user runs it (SyCL when it generates its queries,
+    Promptagator on queries generated before); (summary, stdout lines)."""
     from sentence_transformers import SentenceTransformer
 
-    cfg = recipe(
-        data,
-        run_dir,
-        train_queries=train_queries,
-        dev_split=None,
-        synthesis={
-            "queries": {"sampling": {"max_new_tokens": 24}},
-            "graded": {"levels": [3, 1, 0], "sampling": {"max_new_tokens": 40}},
-        }
-        if train_queries == "generate"
-        else {"graded": {"levels": [3, 1, 0], "sampling": {"max_new_tokens": 40}}},
-        training={
-            "listwise": {"optim": {"epochs": 1, "batch_size": 2, "max_seq_length": 64}, "group": {"listwise_size": 3}}
-        },
-        **values,
-    )
+    if train_queries == "generate":
+        trained, settings = (
+            "listwise",
+            {
+                "synthesis": {
+                    "queries": {"sampling": {"max_new_tokens": 24}},
+                    "graded": {"levels": [3, 1, 0], "sampling": {"max_new_tokens": 40}},
+                },
+                "training": {
+                    "listwise": {
+                        "optim": {"epochs": 1, "batch_size": 2, "max_seq_length": 64},
+                        "group": {"listwise_size": 3},
+                    }
+                },
+            },
+        )
+    else:
+        trained, settings = (
+            "pairs",
+            {
+                "recipe": "promptagator",
+                "synthesis": {},
+                "training": {"pairs": {"optim": {"epochs": 1, "batch_size": 4, "max_seq_length": 64}}},
+            },
+        )
+    cfg = recipe(data, run_dir, train_queries=train_queries, dev_split=None, **settings, **values)
     config_file = run_dir.parent / f"{run_dir.name}.yaml"
     config_file.write_text(yaml.safe_dump(cfg.model_dump(mode="json", exclude_unset=True)))
     done = run_synthret("run", "--config", str(config_file), "-q", env={**os.environ, "RAY_ADDRESS": "local"})
@@ -666,8 +685,8 @@ def _corpus_only_run(data: Path, run_dir: Path, train_queries: str, **values) ->
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["evaluation"] == {"systems": {}, "scored": False}
     said = [line for line in done.stdout.splitlines() if "has no labelled test split" in line]
-    assert len(said) == 1 and said[0].endswith(f"listwise: {run_dir / 'train' / 'listwise' / 'model'}")
-    model = SentenceTransformer(str(run_dir / "train" / "listwise" / "model"), device="cpu")
+    assert len(said) == 1 and said[0].endswith(f"{trained}: {run_dir / 'train' / trained / 'model'}")
+    model = SentenceTransformer(str(run_dir / "train" / trained / "model"), device="cpu")
     assert model.encode(["os.getcwd"]).shape == (1, 384)
     assert "No labelled test split was scored." in (run_dir / "report.html").read_text()
     return summary, done.stdout.splitlines()
@@ -677,8 +696,8 @@ def _corpus_only_run(data: Path, run_dir: Path, train_queries: str, **values) ->
 def test_a_recipe_runs_whole_on_a_parquet_corpus_then_on_a_beir_corpus_without_labels(tmp_path):
     """A user's path (the corpus-only issue): a folder of parquet files with their own column names and no queries
     or qrels (queries are generated, the student is trained and exported, nothing is scored and the run says so);
-    then a BEIR folder holding only corpus.jsonl, trained on the queries the first run generated (a queries run
-    folder as train_queries, as benchmarks/quality.py reuses them: one teacher stage less in this test)."""
+    then a BEIR folder holding only corpus.jsonl, the Promptagator recipe trained on the queries the first run
+    generated (a queries run folder as train_queries, as benchmarks/quality.py reuses them) and their passages."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -708,9 +727,14 @@ def test_a_recipe_runs_whole_on_a_parquet_corpus_then_on_a_beir_corpus_without_l
     (beir / "corpus.jsonl").write_text("".join(json.dumps(d) + "\n" for d in docs))
     beir_run = tmp_path / "beir_run"
     summary, _ = _corpus_only_run(beir, beir_run, str(run_dir / "queries"))
-    assert list(summary["stages"]) == ["split", "graded", "listwise"]  # read where it is: no import stage
+    assert list(summary["stages"]) == ["split", "pairs"]  # read where it is: no import stage
     split = summary["stages"]["split"]
     assert split["train_queries"] + split["dev_queries"] == len(written)
+    # one (query, source passage) row per training query, the passage's full text from the corpus
+    pairs = pq.read_table(beir_run / "pairs" / "pairs.parquet").to_pylist()
+    assert len(pairs) == summary["stages"]["pairs"]["rows"] == split["train_queries"]
+    texts = {f"{d['title']} {d['text']}".strip() for d in docs}
+    assert all(p["positive"] in texts and p["negatives"] == [] for p in pairs)
 
 
 def test_the_runs_encode_and_index_reach_every_dense_retrieval_and_stay_out_of_hashes_at_defaults(tmp_path):
