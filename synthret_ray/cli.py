@@ -90,7 +90,8 @@ def run_command(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
     overrides: Overrides = None,
 ) -> None:
-    """Run a recipe (syntriever, sycl, reranker) end to end; finished stages with the same config are skipped."""
+    """Run a recipe (syntriever, sycl, reranker, promptagator) end to end; finished stages with the same config are
+    skipped."""
     from ray.train import TrainingFailedError
 
     from synthret_ray.pipeline import PipelineError, RecipeConfig, run_recipe
