@@ -301,7 +301,8 @@ class RecipeRun:
         cfg = self.fit_batch(name, cfg)
 
         def run() -> dict[str, Any]:
-            if note := few_rows_note(name, _train_rows(cfg), cfg.model):  # said when it trains, not when skipped
+            rows = _train_rows(cfg)
+            if note := few_rows_note(name, rows, cfg.model, self.cfg.teacher.model):  # when it trains, not skips
                 self.log(note)
             result = train(cfg)
             if result.best_metrics.get("step") == 0:
@@ -562,14 +563,15 @@ def _train_rows(cfg: TrainConfig) -> int | None:
     return pq.read_metadata(path, filesystem=filesystem).num_rows
 
 
-def few_rows_note(stage: str, rows: int | None, model: str) -> str | None:
+def few_rows_note(stage: str, rows: int | None, model: str, teacher: str = "") -> str | None:
     """Said before training: a stage with fewer than ``FEW_ROWS`` rows is not expected to improve its model."""
     if rows is None or rows >= FEW_ROWS:
         return None
+    larger = "teacher.model=qwen-coder-1.5b after `make teachers`, " if teacher == "smollm2" else ""
     return (
         f"[{stage}] the teacher left {rows} training rows, fewer than {FEW_ROWS}: too few to expect {model} to "
         "improve (dev checkpoint selection keeps the starting model when training does not help). A larger teacher "
-        "(teacher.model=qwen-coder-1.5b after `make teachers`) or more passages keep more"
+        f"({larger}or one behind teacher.kind=openai) or more passages or queries keep more"
     )
 
 

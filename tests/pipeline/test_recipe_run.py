@@ -459,6 +459,8 @@ def test_a_stage_with_too_few_rows_says_so_before_training():
     note = few_rows_note("listwise", 16, "minilm")
     assert note.startswith("[listwise] the teacher left 16 training rows, fewer than 100: too few to expect minilm")
     assert few_rows_note("listwise", FEW_ROWS, "minilm") is None and few_rows_note("stage1", None, "minilm") is None
+    assert "qwen-coder-1.5b" in few_rows_note("listwise", 16, "minilm", "smollm2")
+    assert "qwen-coder-1.5b" not in few_rows_note("stage2", 37, "minilm", "qwen-coder-1.5b")  # it is the teacher
 
 
 def test_a_reranker_below_its_first_stage_on_dev_says_so():
