@@ -68,13 +68,17 @@ QUERIES = [
     "synthesis.queries.filters.round_trip.model=minilm",
     "synthesis.queries.filters.round_trip.k=20",
 ]
-# What 2 CPU cores allow: one written negative per query; pairwise preferences (6 prompts per query at k=3) for a
-# seeded sample of 300 training queries.
+# What 2 CPU cores allow: one written negative per query; pairwise preferences (6 prompts per query at k=3, about
+# 23 s per query with the 1.5B) for a seeded sample of 60 training queries. Stage 1 trains on each query's source
+# passage with in-batch negatives: with the paper's groups (source, written positive, reasoning | written negative)
+# the 0.5B writer's passages collapsed it on Cranfield (dev 0.905 -> 0.671; benchmarks/RESULTS.md, protocol v2).
 PROTOCOL_OVERRIDES = {
     "syntriever": [
         "synthesis.distill.negatives=1",
         "synthesis.prefer.candidates.k=3",
-        "synthesis.prefer.input.limit=300",
+        "synthesis.prefer.input.limit=60",
+        "training.stage1.group.max_positives=1",
+        "training.stage1.group.max_negatives=0",
     ]
 }
 # The style of each dataset's queries, told to the teacher as Promptagator does (an instruction and two worked
