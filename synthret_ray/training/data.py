@@ -181,14 +181,12 @@ def judged_pairs(
 
 def write_pairs_from_beir(data_dir: str, split: str, out: str | Path) -> int:
     """Export a BEIR split's judged pairs (score > 0) as a ``pairs`` training file; returns the row count."""
-    import pyarrow as pa
-
     from synthret_ray.data.beir import load_beir
+    from synthret_ray.synthesis.export import encode_rows
 
     if split == "test":
         raise ValueError("refusing to export the test split as training data")
     data = load_beir(data_dir, split)
     rows = judged_pairs(data.corpus, data.queries, data.qrels)
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_pylist(rows), str(out))
+    fs.write_bytes(str(out), encode_rows("pairs.parquet", rows))  # the writer the recipes' exports use
     return len(rows)

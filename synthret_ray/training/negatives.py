@@ -130,7 +130,8 @@ def prepare_negatives(cfg: TrainConfig) -> tuple[TrainConfig, dict[str, Any] | N
         document_prefix=cfg.document_prefix or "",
     )
     encoder = DenseEncoder(cfg.model, encode)  # the model training starts from
-    docs = sorted({first_positive(r) for r in rows} | {n for r in rows for n in r.get("negatives") or []})
+    written = {n for r in rows for n in r.get("negatives") or []} if group.negative_max_ratio is not None else set()
+    docs = sorted({first_positive(r) for r in rows} | written)  # mining alone scores only the first positives
     query_vectors = encoder.encode([r["query"] for r in rows], encoder.query_prefix)
     doc_vector = dict(zip(docs, encoder.encode(docs, encoder.document_prefix), strict=True))
     report: dict[str, Any] = {
