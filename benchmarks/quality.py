@@ -253,6 +253,13 @@ def generated_queries(dataset: str, recipes: list[str], args: argparse.Namespace
     return None
 
 
+def queries_for(dataset: str, recipe: str, args: argparse.Namespace) -> Path | None:
+    """The queries ``recipe`` trains on: None (generate them) where its own folder generated them or none has,
+    else the folder of the recipe that did."""
+    own = generated_queries(dataset, [recipe], args)
+    return None if own else generated_queries(dataset, list(STUDENT), args)
+
+
 def zero_shot(dataset: str, args: argparse.Namespace) -> dict:
     """Zero-shot MiniLM on the test split (on the recipes' sample of it, where the protocol samples), for
     datasets where only the reranker recipe ran."""
@@ -270,7 +277,7 @@ def zero_shot(dataset: str, args: argparse.Namespace) -> dict:
 
 def stage_costs(summary: dict) -> dict[str, dict]:
     """Each stage's seconds, tokens and CPU/GPU-hours, from a run's summary.json."""
-    keep = ("wall_seconds", "rows", "generated_tokens", "prompt_tokens")
+    keep = ("wall_seconds", "synthesis_seconds", "calls", "rows", "generated_tokens", "prompt_tokens")
     return {
         stage: {k: v for k, v in values.items() if k in keep or k.endswith("_hours")}
         for stage, values in summary.get("stages", {}).items()
@@ -361,8 +368,16 @@ def summary(results_dir: Path) -> None:
     print(significant_wins(results))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def offline() -> None:
+    """The runs' environment: no model hub, no usage reporting."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
+
+def build_parser(description: str = __doc__) -> argparse.ArgumentParser:
+    """The protocol's settings (``benchmarks/teacher_ablation.py`` runs the same protocol with other teachers)."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--summary", action="store_true", help="Print the committed results and exit.")
     parser.add_argument("--datasets", nargs="+", default=DATASETS)
     parser.add_argument(
@@ -383,12 +398,14 @@ def main() -> None:
         "--set", nargs="*", default=[], help="Extra overrides: key=value for every recipe, recipe:key=value for one."
     )
     parser.add_argument("--results", default=str(RESULTS), help="Folder of quality_<dataset>.json.")
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = build_parser().parse_args()
     if args.summary:
         return summary(Path(args.results))
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    offline()
 
     settings = {
         "protocol": PROTOCOL,
@@ -407,9 +424,7 @@ def main() -> None:
         for recipe in args.recipes:
             # One generation of queries per dataset, so that the recipes compare on equal input: a recipe whose
             # folder generated them goes on doing so (its stage is skipped), the others train on those.
-            own = generated_queries(dataset, [recipe], args)
-            queries = None if own else generated_queries(dataset, list(STUDENT), args)
-            summaries[recipe] = run_recipe(dataset, recipe, args, queries)
+            summaries[recipe] = run_recipe(dataset, recipe, args, queries_for(dataset, recipe, args))
         for recipe in STUDENT:  # recipes finished by an earlier invocation stay in the dataset's results
             done = Path(args.run_root) / dataset / recipe / "summary.json"
             if recipe not in summaries and done.exists():
@@ -418,7 +433,11 @@ def main() -> None:
         costs = {recipe: stage_costs(summary) for recipe, summary in summaries.items() if summary}
         out = Path(args.results) / f"quality_{dataset}.json"
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps({"dataset": dataset, "settings": settings, "rows": rows, "costs": costs}, indent=2))
+        # each recipe's rows come from the last command that ran it, which may be an earlier one than this
+        earlier = json.loads(out.read_text()).get("commands", {}) if out.exists() else {}
+        commands = {**earlier, **{recipe: settings["command"] for recipe in args.recipes}}
+        results_file = {"dataset": dataset, "settings": settings, "commands": commands, "rows": rows, "costs": costs}
+        out.write_text(json.dumps(results_file, indent=2))
         print_table(rows)
         results[dataset] = rows
     print(significant_wins(results))

@@ -109,6 +109,7 @@ def run_command(
 
 def print_summary(summary: dict) -> None:
     from synthret_ray.evaluation.report import print_metrics
+    from synthret_ray.pipeline.report import stage_row
 
     rows = list(summary["evaluation"]["systems"].values())
     print_metrics(rows, title=f"{summary['recipe']} on {summary['data']} ({summary['test_split']})", console=console)
@@ -116,17 +117,10 @@ def print_summary(summary: dict) -> None:
     for col in ("stage", "s", "rows", "ok", "bad", "filt", "tokens", "GPU h", "CPU h"):
         table.add_column(col, justify="right")
     for name, stage in summary["stages"].items():
-        statuses = stage.get("statuses", {})
-        hours = [stage.get("gpu_hours"), stage.get("actor_cpu_hours", stage.get("worker_cpu_hours"))]
-        table.add_row(
-            name,
-            f"{stage.get('wall_seconds', 0):.0f}",
-            _fmt(stage.get("rows", stage.get("train_queries"))),
-            *(_fmt(statuses.get(s)) for s in ("ok", "malformed", "filtered")),
-            _fmt(stage.get("generated_tokens")),
-            # hours reserved by engine actors or training workers (the driver's own work is not counted)
-            *("-" if h is None else f"{h:.3f}" for h in hours),
-        )
+        row = stage_row(name, stage)
+        # hours reserved by engine actors or training workers (the driver's own work is not counted)
+        keys = ("name", "seconds", "rows", "ok", "malformed", "filtered", "tokens", "gpu", "cpu")
+        table.add_row(*("-" if row[k] in ("", None) else str(row[k]) for k in keys))
     console.print(table)
     console.print(f"plots: {', '.join(summary.get('plots', []))}", soft_wrap=True)
     if summary.get("report"):

@@ -83,7 +83,7 @@ def write_report(run_dir: str) -> str:
             title=f"{summary['recipe']} on {summary['data']}",
             subtitle=f"run folder {run_dir}; test split {summary.get('test_split')}",
             **_metrics(run_dir, summary),
-            stages=[_stage(name, stage) for name, stage in summary.get("stages", {}).items()],
+            stages=[stage_row(name, stage) for name, stage in summary.get("stages", {}).items()],
             plots=[_plot(path) for path in summary.get("plots", []) if fs.exists(path)],
             judges=[
                 {"name": name, "text": _text(stage["judge"])}
@@ -131,13 +131,15 @@ def _metrics(run_dir: str, summary: dict[str, Any]) -> dict[str, Any]:
     return {"systems": rows, "baseline": baseline}
 
 
-def _stage(name: str, stage: dict[str, Any]) -> dict[str, Any]:
+def stage_row(name: str, stage: dict[str, Any]) -> dict[str, Any]:
+    """One stage of a run's summary as the report's and the terminal's stage tables show it ("" where it has
+    none); a synthesis stage's seconds, tokens and hours are those of every call that wrote its rows."""
     statuses, reasons = stage.get("statuses", {}), stage.get("reasons", {})
     lost = ", ".join(f"{r} ({n})" for r, n in sorted(reasons.items(), key=lambda kv: -kv[1])[:4])
     hours = (stage.get("gpu_hours"), stage.get("actor_cpu_hours", stage.get("worker_cpu_hours")))
     return {
         "name": name,
-        "seconds": f"{stage.get('wall_seconds', 0):.0f}",
+        "seconds": f"{stage.get('synthesis_seconds', stage.get('wall_seconds', 0)):.0f}",
         "rows": stage.get("rows", stage.get("train_queries", "")),
         **{k: statuses.get(k, "") for k in ("ok", "malformed", "filtered")},
         "reasons": lost,

@@ -229,9 +229,12 @@ class RecipeRun:
                 "statuses": stats["run_folder"]["statuses"],
                 "reasons": stats["run_folder"]["reasons"],
                 "exported": stats["export"]["files"],
-                "generated_tokens": stats["this_run"]["generated_tokens"],
-                "prompt_tokens": stats["this_run"]["prompt_tokens"],
-                **{k: v for k, v in stats["this_run"].items() if k.endswith("_hours")},
+                # the whole stage: every call's tokens and time (a resumed stage's wall_seconds is its last call's)
+                "generated_tokens": stats["run_folder"]["generated_tokens"],
+                "prompt_tokens": stats["run_folder"]["prompt_tokens"],
+                "calls": stats["run_folder"]["calls"],
+                "synthesis_seconds": stats["run_folder"]["wall_seconds"],
+                **{k: v for k, v in stats["run_folder"].items() if k.endswith("_hours")},
                 **({"judge": stats["export"]["judge"]} if "judge" in stats["export"] else {}),
             }
 

@@ -17,7 +17,9 @@ import os
 import socket
 import sys
 import time
+import uuid
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -178,6 +180,7 @@ class RunStats:
 
     units: int = 0
     already_done: int = 0
+    call: str = field(default_factory=lambda: uuid.uuid4().hex[:12])  # this call, in the shards it writes
     written: int = 0
     statuses: Counter = field(default_factory=Counter)
     reasons: Counter = field(default_factory=Counter)
@@ -214,7 +217,19 @@ class RunStats:
                 self.ready_at = started if self.ready_at is None else min(self.ready_at, started)
                 self.last_at = finished_at if self.last_at is None else max(self.last_at, finished_at)
 
-    def summary(self, cfg: SynthesisConfig, total_rows: list[dict[str, Any]], notes: Counter) -> dict[str, Any]:
+    def cost(self, cfg: SynthesisConfig) -> dict[str, Any]:
+        """This call's seconds and resource hours so far, as recorded in each shard it writes."""
+        wall = (self.finished or time.perf_counter()) - self.started
+        return {"call": self.call, "seconds": round(wall, 3), **_resource_hours(cfg, wall, self.device)}
+
+    def summary(
+        self,
+        cfg: SynthesisConfig,
+        total_rows: list[dict[str, Any]],
+        notes: Counter,
+        calls: tuple[dict[str, dict[str, Any]], int] = ({}, 0),
+    ) -> dict[str, Any]:
+        """``calls``: the earlier calls' costs recorded in the run folder's shards (``RunStore.call_costs``)."""
         wall = (self.finished or time.perf_counter()) - self.started
         per_worker = {
             name: {"requests": int(c["requests"]), "generated_tokens": int(c["generated_tokens"])}
@@ -222,6 +237,11 @@ class RunStats:
         }
         all_status = Counter(row["status"] for row in total_rows)
         n = max(1, len(total_rows))
+        costs, unrecorded = calls
+        costs = {**costs, self.call: self.cost(cfg)}  # this call's own final figures, not its last shard's
+        hours = Counter()
+        for cost in costs.values():
+            hours.update({k: v for k, v in cost.items() if k.endswith("_hours")})
         return {
             "task": cfg.task,
             "engine": cfg.engine.kind,
@@ -249,6 +269,13 @@ class RunStats:
                 "malformed_rate": round(all_status["malformed"] / n, 4),
                 "filtered_rate": round(all_status["filtered"] / n, 4),
                 "error_rate": round(all_status["error"] / n, 4),
+                # every call's tokens and time, a killed one's up to its last shard: the stage's whole cost
+                "calls": len(costs),
+                **({"shards_without_call_record": unrecorded} if unrecorded else {}),
+                "prompt_tokens": sum(int(r["prompt_tokens"]) for r in total_rows),
+                "generated_tokens": sum(int(r["completion_tokens"]) for r in total_rows),
+                "wall_seconds": round(sum(c["seconds"] for c in costs.values()), 3),
+                **{k: round(v, 5) for k, v in hours.items()},
                 "reasons": dict(
                     Counter(
                         f"{r['status']}: {_reason_key(r['reason'])}" for r in total_rows if r["reason"]
@@ -384,7 +411,7 @@ def synthesize(cfg: SynthesisConfig) -> SynthesisResult:
     stats = RunStats(units=len(units), already_done=len(units) - len(todo))
     assembler = Assembler(task, cfg, sampling, seen)
     schema = pa.schema({**COMMON_COLUMNS, **task.columns})
-    writer = ShardWriter(store, schema, cfg.shard_rows)
+    writer = ShardWriter(store, schema, cfg.shard_rows, lambda: stats.cost(cfg))
 
     ready = [u for u in todo if not task.skip_reason(u)]
     try:  # whatever stops the loop, the rows already assembled reach a shard
@@ -403,7 +430,7 @@ def synthesize(cfg: SynthesisConfig) -> SynthesisResult:
     # re-trained stage-1 model at the same path ranks other candidates, so those units get other ids).
     unit_ids = {u["id"] for u in units}
     exported, export_notes = export_run(cfg, task, store, [r for r in rows if r["id"] in unit_ids])
-    summary = stats.summary(cfg, rows, notes)
+    summary = stats.summary(cfg, rows, notes, store.call_costs())
     summary["export"] = {"files": exported, **export_notes}
     fs.write_bytes(store.path("stats.json"), json.dumps(summary, indent=2).encode("utf-8"))
     return SynthesisResult(store.root, summary, exported)
@@ -520,8 +547,10 @@ class LineProgress:
 class ShardWriter:
     """Buffers rows and writes a shard every ``shard_rows`` rows or ``FLUSH_SECONDS``, whichever comes first."""
 
-    def __init__(self, store: RunStore, schema: pa.Schema, shard_rows: int):
-        self.store, self.schema, self.shard_rows = store, schema, shard_rows
+    def __init__(
+        self, store: RunStore, schema: pa.Schema, shard_rows: int, call: Callable[[], dict[str, Any]] | None = None
+    ):
+        self.store, self.schema, self.shard_rows, self.call = store, schema, shard_rows, call
         self.buffer: list[dict[str, Any]] = []
         self.seq = 0
         self.last_flush = time.monotonic()
@@ -533,7 +562,7 @@ class ShardWriter:
 
     def flush(self) -> None:
         if self.buffer:
-            self.store.write_shard(self.buffer, self.schema, self.seq)
+            self.store.write_shard(self.buffer, self.schema, self.seq, self.call() if self.call else None)
             self.seq += 1
             self.buffer = []
         self.last_flush = time.monotonic()

@@ -3,7 +3,9 @@
   config.yaml    the resolved config, with its fingerprint (a folder is only resumed by the same config)
   shards/        part-*.parquet, each written whole (temporary name, then a move), so a kill loses at most
                  the rows not yet flushed, and never leaves half a file behind
-  stats.json     counts and speeds (see pipeline.py)
+  stats.json     counts and speeds (see pipeline.py); each shard's footer also records the call that wrote it and
+                 that call's seconds and CPU- or GPU-hours so far, so a resumed stage's totals keep a killed call's
+                 cost
   export/        the training files made from the kept rows
 
 A unit whose row is already in a shard with a final status (ok, malformed, filtered) is not asked again;
@@ -13,6 +15,7 @@ rows with ``status=error`` (engine failures) are retried by the next run, and th
 from __future__ import annotations
 
 import io
+import json
 import os
 import time
 from typing import TYPE_CHECKING, Any
@@ -48,6 +51,7 @@ COMMON_COLUMNS: dict[str, pa.DataType] = {
     "created_at": pa.string(),  # ISO 8601, UTC
 }
 FINAL = ("ok", "malformed", "filtered")
+CALL_KEY = b"synthret.call"  # shard footer: {"call": id, "seconds": ..., "<resource>_hours": ...} at its writing
 
 
 class RunStore:
@@ -104,11 +108,31 @@ class RunStore:
                     latest[row["id"]] = row
         return list(latest.values())
 
+    def call_costs(self) -> tuple[dict[str, dict[str, Any]], int]:
+        """What each call that wrote shards had spent when it wrote its last one (seconds, resource hours), from
+        the shards' footers, and the number of shards that record none (written before calls were recorded)."""
+        calls: dict[str, dict[str, Any]] = {}
+        unrecorded = 0
+        for shard in self.shard_files():
+            filesystem, path = fs.resolve(shard)
+            raw = (pq.read_metadata(path, filesystem=filesystem).metadata or {}).get(CALL_KEY)
+            if raw is None:
+                unrecorded += 1
+                continue
+            call = json.loads(raw)
+            if call["seconds"] >= calls.get(call["call"], {}).get("seconds", -1.0):
+                calls[call["call"]] = call
+        return calls, unrecorded
+
     def kept_rows(self) -> list[dict[str, Any]]:
         return [row for row in self.read_rows() if row["status"] == "ok"]
 
-    def write_shard(self, rows: list[dict[str, Any]], schema: pa.Schema, seq: int) -> str:
+    def write_shard(
+        self, rows: list[dict[str, Any]], schema: pa.Schema, seq: int, call: dict[str, Any] | None = None
+    ) -> str:
         buffer = io.BytesIO()
+        if call is not None:
+            schema = schema.with_metadata({**(schema.metadata or {}), CALL_KEY: json.dumps(call).encode("utf-8")})
         pq.write_table(pa.Table.from_pylist(rows, schema=schema), buffer)
         path = fs.join(self.shards, f"part-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{seq:05d}.parquet")
         fs.write_bytes(path, buffer.getvalue())

@@ -86,9 +86,17 @@ def test_queries_run_records_rows_provenance_and_stats_then_resumes(ray_local, c
     assert ok, "the teacher kept no query on the fixture"  # greedy decoding: the same rows every run
     assert len(load_training_rows(str(out / "export" / "pairs.parquet"), "pairs").rows) == len(ok)
 
+    folder = stats["run_folder"]  # one call: the folder's cost is this call's
+    assert (folder["calls"], folder["wall_seconds"]) == (1, run["wall_seconds"])
+    assert (folder["generated_tokens"], folder["actor_cpu_hours"]) == (run["generated_tokens"], run["actor_cpu_hours"])
+
     shards = sorted(os.listdir(out / "shards"))
     again = synthesize(cfg)
     assert again.stats["this_run"]["already_done"] == units and again.stats["this_run"]["rows_written"] == 0
+    # the folder keeps the first call's cost (from its shards, written after its generation) beside this one's
+    folder = again.stats["run_folder"]
+    assert folder["calls"] == 2 and folder["generated_tokens"] == run["generated_tokens"]
+    assert folder["wall_seconds"] > engine["generation_seconds"] + again.stats["this_run"]["wall_seconds"]
     assert sorted(os.listdir(out / "shards")) == shards
 
     changed = make_cfg(corpus_with_edge_cases, out, "queries", sampling={"max_new_tokens": 8})
@@ -178,6 +186,11 @@ def test_a_killed_run_resumes_without_duplicates_or_losses(tmp_path):
         assert pq.read_table(out / "shards" / name).to_pylist() == shard_rows
     stats = json.loads((out / "stats.json").read_text())
     assert stats["this_run"]["already_done"] == sum(len(r) for r in before.values())
+    # the killed call's time, up to its last shard, still counts in the stage's cost, and its rows' tokens
+    folder = stats["run_folder"]
+    assert folder["calls"] == 2 and folder["wall_seconds"] > stats["this_run"]["wall_seconds"]
+    generated = sum(r["completion_tokens"] for r in rows)
+    assert folder["generated_tokens"] == generated > stats["this_run"]["generated_tokens"]
 
 
 def _pids(title: bytes) -> list[int]:
