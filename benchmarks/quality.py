@@ -318,7 +318,7 @@ def dataset_rows(dataset: str, recipes: list[str], summaries: dict[str, dict], a
                 sys.exit(f"{key}: per-query results missing ({metrics['per_query']} or {base['per_query']})")
             row |= {
                 "delta_ndcg_at_10": round(100 * delta, 3),
-                "p_value": round(p_value, 4),
+                "p_value": float(f"{p_value:.3g}"),  # three significant digits: a small p stays readable
                 "significant_win": bool(delta > 0 and p_value < SIGNIFICANCE),
             }
             if recipe.startswith("reranker"):  # the cross-encoder's weight against its first stage, chosen on dev
@@ -337,7 +337,7 @@ def print_table(rows: list[dict]) -> None:
         verdict = ""
         if row.get("p_value") is not None:
             word = "win" if row["significant_win"] else ("loss" if row["p_value"] < SIGNIFICANCE else "tie")
-            verdict = f"{word}: {row['delta_ndcg_at_10']:+.3f}, p={row['p_value']:.3f}"
+            verdict = f"{word}: {row['delta_ndcg_at_10']:+.3f}, p={row['p_value']:.3g}"
         weight = row.get("fusion_weight")
         system = row["system"] + (f" (w={weight})" if weight is not None else "")
         print(

@@ -87,7 +87,7 @@ def print_rows(dataset: str, recipe: str, rows: list[dict]) -> None:
         print(
             f"| {row['teacher']} | {row['train_queries']} / {row['dev_queries']} | {row['teacher_seconds']:.0f}"
             f"{estimated} | {row['teacher_cpu_hours']:.3f} | {row['ndcg_at_10']} | {row['delta_ndcg_at_10']:+.3f}, "
-            f"p={row['p_value']:.3f} |"
+            f"p={row['p_value']:.3g} |"
         )
 
 
