@@ -142,6 +142,8 @@ STYLES: dict[str, dict] = {
             {
                 "passage": "Shingles is a painful rash caused by the varicella-zoster virus, the same virus "
                 "that causes chickenpox. It can come back years after a person had chickenpox.",
+                # written by hand; MedQuAD's test side happens to hold "What causes Shingles ?" (one of its 657
+                # "What causes X ?" queries, not in the 1,000 scored): the example shows the template, no more
                 "query": "What causes shingles?",
             },
             {
