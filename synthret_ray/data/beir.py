@@ -30,6 +30,10 @@ class DataFormatError(ValueError):
         where = path + (f":{line}" if line is not None else "")
         super().__init__(f"{where}: {f'field {field_name!r}: ' if field_name else ''}{message}")
 
+    def __reduce__(self):
+        # pickled with its own fields: raised in a Ray worker it reaches the driver whole, not as a TypeError
+        return type(self), (self.path, self.line, self.field, self.message)
+
 
 @dataclass(frozen=True)
 class Problem:

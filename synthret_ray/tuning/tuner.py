@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,26 @@ def _domain(d: Distribution):
     if d.type == "grid":
         return tune.grid_search(d.values)
     return tune.choice(d.values)
+
+
+# Local paths of a TrainConfig (dotted keys): Ray Tune runs each trial in a folder of its own, so relative ones
+# are made absolute on the driver, where they were written.
+PATH_KEYS = ("train_data", "model", "reference_model", "eval.data", "eval.first_stage.model", "group.mine_corpus")
+
+
+def absolute_paths(train: TrainConfig) -> dict[str, Any]:
+    """``train`` as a dict with its relative local paths (those that exist from here) made absolute; hub ids,
+    packaged names and remote URIs stay as they are."""
+    tree = train.model_dump(mode="json")
+    for key in PATH_KEYS:
+        *parents, leaf = key.split(".")
+        node = tree
+        for part in parents:
+            node = node.get(part) or {}
+        value = node.get(leaf)
+        if isinstance(value, str) and not fs.is_remote(value) and not os.path.isabs(value) and os.path.exists(value):
+            node[leaf] = os.path.abspath(value)
+    return tree
 
 
 def trial_config(base: dict[str, Any], params: dict[str, Any], output_dir: str, trial: str) -> TrainConfig:
@@ -88,7 +109,7 @@ def tune(cfg: TuneConfig) -> TuneResult:
         ray.init()
     output_dir = cfg.output_dir if fs.is_remote(cfg.output_dir) else fs.resolve(cfg.output_dir)[1]
     space = {key: _domain(d) for key, d in cfg.search_space.items()}
-    base = cfg.train.model_dump(mode="json")
+    base = absolute_paths(cfg.train)
     search = None
     if cfg.search == "optuna":
         from ray.tune.search.optuna import OptunaSearch
@@ -117,6 +138,10 @@ def tune(cfg: TuneConfig) -> TuneResult:
         run_config=RunConfig(name=cfg.name, storage_path=output_dir),
     )
     grid = tuner.fit()
+    if grid.num_errors == len(grid):  # the reason, not Tune's "no best trial found"
+        error = grid.errors[0]
+        cause = getattr(error, "cause", None) or error  # a RayTaskError carries the trial's own exception
+        raise RuntimeError(f"every trial of the search failed; the first: {type(cause).__name__}: {cause}") from error
     best = grid.get_best_result(metric=cfg.metric, mode="max", scope="all")
     best_params = {k: best.config[k] for k in cfg.search_space}
     best_cfg = trial_config(base, best_params, output_dir, "best")

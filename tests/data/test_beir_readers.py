@@ -72,3 +72,14 @@ def test_reads_through_a_filesystem_uri(tmp_path):
     root = write_beir(tmp_path / "uri")
     data = load_beir(f"file://{root}")
     assert data.qrels == TINY_QRELS and len(data.corpus) == 7
+
+
+def test_a_data_format_error_survives_pickling_as_ray_sends_it():
+    """Pins that the error keeps its fields across processes: raised in a Ray worker (a tune trial, a Ray Data
+    task) it reached the driver as "TypeError: DataFormatError.__init__() missing 3 required positional arguments"."""
+    import pickle
+
+    error = DataFormatError("corpus.jsonl", 3, "_id", "missing")
+    copy = pickle.loads(pickle.dumps(error))
+    assert (copy.path, copy.line, copy.field, copy.message) == ("corpus.jsonl", 3, "_id", "missing")
+    assert str(copy) == str(error) == "corpus.jsonl:3: field '_id': missing"

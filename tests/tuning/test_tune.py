@@ -8,7 +8,7 @@ import yaml
 from synthret_ray.config import ConfigError, load_config
 from synthret_ray.training.config import TrainConfig
 from synthret_ray.tuning import TuneConfig, tune
-from synthret_ray.tuning.tuner import trial_config
+from synthret_ray.tuning.tuner import absolute_paths, trial_config
 from tests.training.conftest import dev_beir, stage_file  # noqa: F401 - fixtures
 
 
@@ -32,8 +32,12 @@ def tune_values(train_data, dev, out) -> dict:
 
 
 @pytest.mark.slow
-def test_two_concurrent_tiny_trials_with_optuna_and_asha(ray_local, stage_file, dev_beir, tmp_path):  # noqa: F811
-    cfg = TuneConfig.model_validate(tune_values(stage_file("pairs"), dev_beir, tmp_path / "tune"))
+def test_two_concurrent_tiny_trials_with_optuna_and_asha(ray_local, stage_file, dev_beir, tmp_path, monkeypatch):  # noqa: F811
+    """Also pins that paths relative to where `synthret tune` runs reach the trials, which Tune runs in folders of
+    their own (they failed with "file not found")."""
+    monkeypatch.chdir(tmp_path)
+    relative = tune_values(stage_file("pairs").relative_to(tmp_path), dev_beir.relative_to(tmp_path), "tune")
+    cfg = TuneConfig.model_validate(relative)
     result = tune(cfg)
     assert len(result.trials) == 2
     best_trial = max(result.trials, key=lambda t: t["ndcg_at_10"])  # the winner, found here, not by the tuner's sort
@@ -44,6 +48,33 @@ def test_two_concurrent_tiny_trials_with_optuna_and_asha(ray_local, stage_file, 
     assert best.optim.lr == result.best_params["optim.lr"]
     assert best.loss.temperature == result.best_params["loss.temperature"]
     assert (tmp_path / "tune" / "trials.csv").read_text().count("\n") == 3
+
+
+@pytest.mark.slow
+def test_a_search_whose_every_trial_fails_says_why(ray_local, dev_beir, tmp_path):  # noqa: F811
+    values = tune_values(tmp_path / "missing.parquet", dev_beir, tmp_path / "tune")
+    values["num_samples"] = 1
+    failed = (
+        r"every trial of the search failed; the first: DataFormatError: .*missing\.parquet: training data not found"
+    )
+    with pytest.raises(RuntimeError, match=failed):
+        tune(TuneConfig.model_validate(values))
+
+
+def test_relative_local_paths_become_absolute_and_model_names_stay(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "train.parquet").write_bytes(b"")
+    (tmp_path / "dev").mkdir()
+    train = TrainConfig(
+        stage="align",
+        train_data="train.parquet",
+        model="minilm",
+        reference_model="s3://b/stage1",
+        eval={"data": "dev"},
+    )
+    tree = absolute_paths(train)
+    assert (tree["train_data"], tree["eval"]["data"]) == (str(tmp_path / "train.parquet"), str(tmp_path / "dev"))
+    assert (tree["model"], tree["reference_model"]) == ("minilm", "s3://b/stage1")  # a packaged name, a remote URI
 
 
 def test_search_space_keys_and_dev_data_are_checked(tmp_path):
