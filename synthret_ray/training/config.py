@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import os
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -199,3 +200,25 @@ class TrainConfig(StrictModel):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+
+# Local paths of a TrainConfig (dotted keys): Ray Train's workers and Tune's trials run in folders of their own, so
+# relative ones are made absolute on the driver, where they were written.
+PATH_KEYS = ("train_data", "model", "reference_model", "eval.data", "eval.first_stage.model", "group.mine_corpus")
+
+
+def absolute_paths(train: TrainConfig) -> dict[str, Any]:
+    """``train`` as a dict with its relative local paths (those that exist from here) made absolute; hub ids,
+    packaged names and remote URIs stay as they are."""
+    from synthret_ray.data import fs
+
+    tree = train.model_dump(mode="json")
+    for key in PATH_KEYS:
+        *parents, leaf = key.split(".")
+        node = tree
+        for part in parents:
+            node = node.get(part) or {}
+        value = node.get(leaf)
+        if isinstance(value, str) and not fs.is_remote(value) and not os.path.isabs(value) and os.path.exists(value):
+            node[leaf] = os.path.abspath(value)
+    return tree

@@ -20,7 +20,7 @@ from ray.train.v2.api.callback import UserCallback
 
 from synthret_ray.config import dump_config
 from synthret_ray.data import fs
-from synthret_ray.training.config import TrainConfig
+from synthret_ray.training.config import TrainConfig, absolute_paths
 from synthret_ray.training.data import check_training_rows, training_dataset
 from synthret_ray.training.loop import MODEL_DIR
 from synthret_ray.training.negatives import prepare_negatives
@@ -107,6 +107,7 @@ def train(cfg: TrainConfig, callbacks: list | None = None) -> TrainResult:
     from ray.train import CheckpointConfig, DataConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
+    cfg = TrainConfig.model_validate(absolute_paths(cfg))  # the workers do not run where the paths were written
     if cfg.eval.data:  # fail before any worker starts if the dev split is missing or broken
         from synthret_ray.data import load_beir
 

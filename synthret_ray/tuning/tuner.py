@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import copy
 import math
-import os
 from dataclasses import dataclass
 from typing import Any
 
 from synthret_ray.config import dump_config, set_dotted
 from synthret_ray.data import fs
-from synthret_ray.training.config import TrainConfig
+from synthret_ray.training.config import TrainConfig, absolute_paths
 from synthret_ray.tuning.config import Distribution, TuneConfig
 
 TRIAL_CPU = 0.01  # Tune needs a non-empty bundle for the trial itself
@@ -31,26 +30,6 @@ def _domain(d: Distribution):
     if d.type == "grid":
         return tune.grid_search(d.values)
     return tune.choice(d.values)
-
-
-# Local paths of a TrainConfig (dotted keys): Ray Tune runs each trial in a folder of its own, so relative ones
-# are made absolute on the driver, where they were written.
-PATH_KEYS = ("train_data", "model", "reference_model", "eval.data", "eval.first_stage.model", "group.mine_corpus")
-
-
-def absolute_paths(train: TrainConfig) -> dict[str, Any]:
-    """``train`` as a dict with its relative local paths (those that exist from here) made absolute; hub ids,
-    packaged names and remote URIs stay as they are."""
-    tree = train.model_dump(mode="json")
-    for key in PATH_KEYS:
-        *parents, leaf = key.split(".")
-        node = tree
-        for part in parents:
-            node = node.get(part) or {}
-        value = node.get(leaf)
-        if isinstance(value, str) and not fs.is_remote(value) and not os.path.isabs(value) and os.path.exists(value):
-            node[leaf] = os.path.abspath(value)
-    return tree
 
 
 def trial_config(base: dict[str, Any], params: dict[str, Any], output_dir: str, trial: str) -> TrainConfig:

@@ -19,17 +19,23 @@ from tests.conftest import REPO, SYNTHRET
 
 
 @pytest.mark.slow
-def test_two_worker_ddp_with_dev_eval_exports_the_best_checkpoint(stage_file, dev_beir, tmp_path, ray_local):
+def test_two_worker_ddp_with_dev_eval_exports_the_best_checkpoint(
+    stage_file, dev_beir, tmp_path, ray_local, monkeypatch
+):
+    """Also pins that the data paths may be relative to where `synthret train` runs: Ray Train's workers run in a
+    folder of their own (the dev split was "file not found" there)."""
     from sentence_transformers import SentenceTransformer
 
     from synthret_ray.evaluation import EvalConfig, run_eval
 
+    train_data, dev_beir = stage_file("distill").relative_to(tmp_path), dev_beir.relative_to(tmp_path)
+    monkeypatch.chdir(tmp_path)
     cfg = load_config(
         TrainConfig,
         None,
         [
             "stage=distill",
-            f"train_data={stage_file('distill')}",
+            f"train_data={train_data}",
             f"output_dir={tmp_path / 'runs'}",
             "run_name=ddp",
             "optim.batch_size=2",

@@ -6,9 +6,9 @@ import pytest
 import yaml
 
 from synthret_ray.config import ConfigError, load_config
-from synthret_ray.training.config import TrainConfig
+from synthret_ray.training.config import TrainConfig, absolute_paths
 from synthret_ray.tuning import TuneConfig, tune
-from synthret_ray.tuning.tuner import absolute_paths, trial_config
+from synthret_ray.tuning.tuner import trial_config
 from tests.training.conftest import dev_beir, stage_file  # noqa: F401 - fixtures
 
 
