@@ -116,10 +116,10 @@ def print_summary(summary: dict) -> None:
     table = Table(title="stages (bad = malformed, filt = filtered rows)")
     for col in ("stage", "s", "rows", "ok", "bad", "filt", "tokens", "GPU h", "CPU h"):
         table.add_column(col, justify="right")
+    # hours reserved by engine actors or training workers (the driver's own work is not counted)
+    keys = ("name", "seconds", "rows", "ok", "malformed", "filtered", "tokens", "gpu", "cpu")
     for name, stage in summary["stages"].items():
         row = stage_row(name, stage)
-        # hours reserved by engine actors or training workers (the driver's own work is not counted)
-        keys = ("name", "seconds", "rows", "ok", "malformed", "filtered", "tokens", "gpu", "cpu")
         table.add_row(*("-" if row[k] in ("", None) else str(row[k]) for k in keys))
     console.print(table)
     console.print(f"plots: {', '.join(summary.get('plots', []))}", soft_wrap=True)

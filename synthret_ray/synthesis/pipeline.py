@@ -227,7 +227,7 @@ class RunStats:
         cfg: SynthesisConfig,
         total_rows: list[dict[str, Any]],
         notes: Counter,
-        calls: tuple[dict[str, dict[str, Any]], int] = ({}, 0),
+        calls: tuple[dict[str, dict[str, Any]], int],
     ) -> dict[str, Any]:
         """``calls``: the earlier calls' costs recorded in the run folder's shards (``RunStore.call_costs``)."""
         wall = (self.finished or time.perf_counter()) - self.started

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from functools import reduce
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
@@ -210,15 +211,12 @@ PATH_KEYS = ("train_data", "model", "reference_model", "eval.data", "eval.first_
 def absolute_paths(train: TrainConfig) -> dict[str, Any]:
     """``train`` as a dict with its relative local paths (those that exist from here) made absolute; hub ids,
     packaged names and remote URIs stay as they are."""
+    from synthret_ray.config import set_dotted
     from synthret_ray.data import fs
 
     tree = train.model_dump(mode="json")
     for key in PATH_KEYS:
-        *parents, leaf = key.split(".")
-        node = tree
-        for part in parents:
-            node = node.get(part) or {}
-        value = node.get(leaf)
+        value = reduce(getattr, key.split("."), train)  # every section on the way is always set
         if isinstance(value, str) and not fs.is_remote(value) and not os.path.isabs(value) and os.path.exists(value):
-            node[leaf] = os.path.abspath(value)
+            set_dotted(tree, key, os.path.abspath(value))
     return tree
