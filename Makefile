@@ -51,8 +51,8 @@ browser:
 		  { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1; }; }; } || \
 		echo "chromium could not be installed: the browser test of report.html will be skipped"
 
-# The quickstart recipe (SyCL with the packaged SmolLM2 teacher and MiniLM student on the bundled corpus); about
-# 8 minutes on 2 cores. `synthret demo` alone is the 30-second evaluation of BM25 and MiniLM.
+# The quickstart recipe (Promptagator with the packaged SmolLM2 teacher and MiniLM student on the bundled corpus);
+# about 8 minutes on 2 cores. `synthret demo` alone is the 30-second evaluation of BM25 and MiniLM.
 demo: install
 	$(VENV)/bin/synthret run --config configs/quickstart.yaml
 

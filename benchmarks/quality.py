@@ -353,14 +353,20 @@ def significant_wins(results: dict[str, list[dict]]) -> str:
     return f"datasets_with_significant_win={won}/{len(set(DATASETS) | set(results))}"
 
 
-def summary(results_dir: Path) -> None:
-    """The committed results of this protocol: one row per dataset and system, then the count of datasets where
-    a recipe's final student beats zero-shot MiniLM significantly."""
+def committed(results_dir: Path) -> dict[str, list[dict]]:
+    """Each dataset's rows in ``results_dir`` under this protocol."""
     results = {}
     for path in sorted(results_dir.glob("quality_*.json")):
         data = json.loads(path.read_text())
         if data.get("settings", {}).get("protocol") == PROTOCOL:
             results[data["dataset"]] = data["rows"]
+    return results
+
+
+def summary(results_dir: Path) -> None:
+    """The committed results of this protocol: one row per dataset and system, then the count of datasets where
+    a recipe's final student beats zero-shot MiniLM significantly."""
+    results = committed(results_dir)
     print_table(
         [row for dataset in DATASETS + sorted(set(results) - set(DATASETS)) for row in results.get(dataset, [])]
     )
@@ -420,7 +426,6 @@ def main() -> None:
         "test_sample": TEST_SAMPLE,
         "set": args.set,
     }
-    results = {}
     for dataset in args.datasets:
         summaries = {}
         for recipe in args.recipes:
@@ -441,8 +446,9 @@ def main() -> None:
         results_file = {"dataset": dataset, "settings": settings, "commands": commands, "rows": rows, "costs": costs}
         out.write_text(json.dumps(results_file, indent=2))
         print_table(rows)
-        results[dataset] = rows
-    print(significant_wins(results))
+    # over every dataset's results in the folder, this run's and earlier ones (a run of one dataset counts the
+    # wins of the others too)
+    print(significant_wins(committed(Path(args.results))))
 
 
 if __name__ == "__main__":

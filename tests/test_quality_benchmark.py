@@ -1,0 +1,43 @@
+"""benchmarks/quality.py's count of datasets won: over every committed dataset of its protocol, whichever
+datasets the last command ran."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def results_file(folder: Path, dataset: str, protocol: str, win: bool) -> None:
+    row = {"dataset": dataset, "system": "promptagator: pairs", "final_student": True, "ndcg_at_10": 50.0}
+    row |= {"delta_ndcg_at_10": 2.0 if win else -1.0, "p_value": 0.01 if win else 0.3, "significant_win": win}
+    data = {"dataset": dataset, "settings": {"protocol": protocol}, "rows": [row]}
+    (folder / f"quality_{dataset}.json").write_text(json.dumps(data))
+
+
+def test_summary_counts_the_wins_of_every_dataset_of_the_protocol(tmp_path):
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        import quality
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    results_file(tmp_path, "medquad", quality.PROTOCOL, win=True)
+    results_file(tmp_path, "scifact", quality.PROTOCOL, win=False)
+    results_file(tmp_path, "cranfield", "v1", win=True)  # another protocol's rows do not count
+    rows = quality.committed(tmp_path)
+    assert sorted(rows) == ["medquad", "scifact"]
+    assert quality.significant_wins(rows) == "datasets_with_significant_win=1/4"
+
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "quality.py"), "--summary", "--results", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    lines = done.stdout.strip().splitlines()
+    assert lines[-1] == "datasets_with_significant_win=1/4"
+    assert "not run under protocol" in lines[-2] and "cranfield" in lines[-2] and "cisi" in lines[-2]
+    assert any("| medquad | promptagator: pairs |" in line and "win: +2.000, p=0.01" in line for line in lines)
