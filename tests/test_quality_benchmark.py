@@ -1,5 +1,6 @@
-"""benchmarks/quality.py's count of datasets won: over every committed dataset of its protocol, whichever
-datasets the last command ran."""
+"""benchmarks/quality.py's count of datasets won (``significant_wins(committed(folder))``, the last line of both
+``--summary`` and a benchmark run): over every results file of its protocol in the folder. A run's own path to
+that line runs recipes and is not exercised here."""
 
 from __future__ import annotations
 
