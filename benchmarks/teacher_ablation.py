@@ -105,7 +105,12 @@ def main() -> None:
         return print_rows(committed["dataset"], committed["recipe"], committed["rows"])
     quality.offline()
     protocol = quality.build_parser().parse_args([])
-    rows = [ablation_row(args.dataset, args.recipe, t, protocol, Path(args.run_root)) for t in args.teachers]
+    command = " ".join(["benchmarks/teacher_ablation.py", *sys.argv[1:]])
+    # each row keeps the command that made it: a later command may run other teachers and keep this row
+    rows = [
+        {**ablation_row(args.dataset, args.recipe, t, protocol, Path(args.run_root)), "command": command}
+        for t in args.teachers
+    ]
     earlier = json.loads(out.read_text()) if out.exists() else {}
     kept = [
         r
@@ -118,7 +123,6 @@ def main() -> None:
                 "dataset": args.dataset,
                 "recipe": args.recipe,
                 "protocol": quality.PROTOCOL,
-                "command": " ".join(["benchmarks/teacher_ablation.py", *sys.argv[1:]]),
                 "cores": os.cpu_count(),
                 "rows": sorted(
                     kept + rows, key=lambda r: TEACHERS.index(r["teacher"]) if r["teacher"] in TEACHERS else 9
