@@ -16,6 +16,12 @@ nodes five settings are needed, each found by running it on a 2-core machine:
    that fits the longest choice, so no answer is cut; their first token's top log-probabilities come back and
    become each choice's probability (``choice_probs``), the judge's confidence.
 
+And one for sampling: on CPU a request gets no seed of its own. vLLM keeps a seeded request's generator on the
+device, and when the scheduler splits a prompt's prefill across steps it rewinds that generator's offset, which
+a CPU generator cannot do (``RuntimeError: CPU Generator does not use offset``: the engine dies, and with it every
+restart of its actor). On CPU a run's sampling is seeded once, by the engine's ``seed`` (the run's
+``sampling.seed``), and each request draws its own sample from the engine's generator.
+
 Rows come in with the synthesis request columns (``messages``, ``seed_offset``, ``choices``) and leave with the
 completion columns of the in-process engines. ``should_continue_on_error`` turns a failed request (an over-long
 prompt, a refused parameter) into a row with ``__inference_error__`` instead of a failed job.
@@ -76,13 +82,18 @@ def choice_token_budget(choices: list[str]) -> int:
     return max(len(c.encode("utf-8")) for c in choices) + 2
 
 
-def sampling_params(sampling: SamplingParams, seed_offset: int, choices: list[str] | None, structured: bool) -> dict:
+def sampling_params(
+    sampling: SamplingParams, seed_offset: int, choices: list[str] | None, structured: bool, request_seed: bool = True
+) -> dict:
+    """vLLM's sampling parameters of one request; ``request_seed=False`` (CPU, see the module's docstring) leaves
+    the seed to the engine."""
     params: dict[str, Any] = {
         "max_tokens": sampling.max_new_tokens,
         "temperature": sampling.temperature,
         "top_p": sampling.top_p,
-        "seed": sampling.seed + int(seed_offset),
     }
+    if request_seed:
+        params["seed"] = sampling.seed + int(seed_offset)
     if choices:
         params["logprobs"] = TOP_LOGPROBS
         if structured:
@@ -103,7 +114,8 @@ def first_token_alternatives(logprobs: Any) -> list[tuple[str, float]]:
     ]
 
 
-def processor_config(cfg: VLLMEngineConfig, device: Literal["cpu", "gpu"], model_source: str):
+def processor_config(cfg: VLLMEngineConfig, device: Literal["cpu", "gpu"], model_source: str, seed: int = 0):
+    """``seed``: the engine's own, which seeds sampling where requests carry none (CPU)."""
     from ray.data.llm import vLLMEngineProcessorConfig
 
     options: dict[str, Any] = {"chat_template_stage": {"enabled": True, "memory": CHAT_TEMPLATE_MEMORY}}
@@ -125,7 +137,7 @@ def processor_config(cfg: VLLMEngineConfig, device: Literal["cpu", "gpu"], model
         }
     return vLLMEngineProcessorConfig(
         model_source=model_source,
-        engine_kwargs=engine_kwargs(cfg, device),
+        engine_kwargs={"seed": seed, **engine_kwargs(cfg, device)},
         concurrency=cfg.concurrency,
         batch_size=cfg.batch_size,
         max_concurrent_batches=cfg.max_concurrent_batches,
@@ -142,12 +154,13 @@ def build_vllm_processor(cfg: VLLMEngineConfig, sampling: SamplingParams):
     from synthret_ray.models.gguf import causal_lm_folder
 
     device = resolve_device(cfg)
-    config = processor_config(cfg, device, causal_lm_folder(cfg.model))
+    config = processor_config(cfg, device, causal_lm_folder(cfg.model), sampling.seed)
     worker = f"vllm-{device}:{cfg.model}"
+    request_seed = device == "gpu"
 
     def preprocess(row: dict) -> dict:
         choices = _choices(row)
-        params = sampling_params(sampling, row["seed_offset"], choices, cfg.structured_output)
+        params = sampling_params(sampling, row["seed_offset"], choices, cfg.structured_output, request_seed)
         return {**row, "sampling_params": params}
 
     def postprocess(row: dict) -> dict:

@@ -65,6 +65,9 @@ def test_sampling_maps_to_vllm_names_and_closed_answers_get_choices_and_room():
     assert "structured_outputs" not in free and free["max_tokens"] == 1 and free["logprobs"] == 20
     open_ended = sampling_params(sampling, 0, [], structured=True)
     assert "structured_outputs" not in open_ended and "logprobs" not in open_ended
+    # on CPU the engine's seed draws the samples: a request's own generator cannot be rewound there
+    assert "seed" not in sampling_params(sampling, 2, [], structured=True, request_seed=False)
+    assert processor_config(VLLMEngineConfig(model="m"), "cpu", "/models/m", seed=10).engine_kwargs["seed"] == 10
 
 
 def test_choice_probabilities_from_the_first_tokens_alternatives():

@@ -104,6 +104,27 @@ def test_queries_run_records_rows_provenance_and_stats_then_resumes(ray_local, c
         synthesize(changed)
 
 
+def test_sampled_queries_with_split_prefills_run_on_cpu(ray_local, tmp_path):
+    """``per_passage=2`` at temperature 0.8 with a scheduler budget of 32 tokens a step, so that every prompt's
+    prefill is split: vLLM rewinds a seeded request's generator there, which a CPU generator cannot do (the engine
+    died, and every restart of it), so on CPU requests carry no seed and the engine's seed draws the samples. Every
+    unit is answered, none is an error, and each passage's two samples are drawn apart (not one answer twice)."""
+    data = write_beir(tmp_path / "data", split="train")
+    out = tmp_path / "run"
+    engine = {**ENGINE, "engine_kwargs": {"max_num_batched_tokens": 32}}
+    cfg = make_cfg(
+        data, out, "queries", engine=engine, per_passage=2,
+        sampling={"max_new_tokens": 16, "temperature": 0.8, "seed": 3},
+    )  # fmt: skip
+    synthesize(cfg)
+    rows = RunStore(str(out)).read_rows()
+    assert len(rows) == 2 * len(TINY_CORPUS) and all(r["status"] != "error" for r in rows), [r["reason"] for r in rows]
+    raws = {}
+    for r in rows:
+        raws.setdefault(r["doc_id"], set()).add(r["raw"])
+    assert sum(len(texts) == 2 for texts in raws.values()) >= len(TINY_CORPUS) - 1
+
+
 def test_prefer_compares_dense_top_k_in_both_orders(ray_local, tmp_path):
     data = write_beir(tmp_path / "data", split="train")
     out = tmp_path / "prefer"
