@@ -166,6 +166,25 @@ def tune_command(config: ConfigOpt = None, overrides: Overrides = None) -> None:
     )
 
 
+@app.command("merge")
+def merge_command(
+    tuned: Annotated[str, typer.Option(help="The fine-tuned bi-encoder (a folder).")],
+    start: Annotated[str, typer.Option(help="The model it was trained from: folder, hub id or packaged name.")],
+    out: Annotated[str, typer.Option(help="Folder for the merged model.")],
+    weight: Annotated[
+        float, typer.Option(help="w in (1 - w) * start + w * tuned (WiSE-FT); 1 is the tuned model.")
+    ] = 0.5,
+) -> None:
+    """Interpolate a fine-tuned bi-encoder's weights with its start model's (WiSE-FT, LM-Cocktail)."""
+    from synthret_ray.training.merge import merge_biencoders
+
+    try:
+        path = merge_biencoders(start, tuned, weight, out)
+    except USER_ERRORS as exc:
+        raise _fail(exc) from None
+    console.print(f"merged: {path} = {1 - weight:g} x {start} + {weight:g} x {tuned}", markup=False)
+
+
 @app.command("synthesize")
 def synthesize_command(
     config: ConfigOpt = None,
