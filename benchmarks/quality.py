@@ -188,6 +188,12 @@ STUDENT = {
 }
 
 
+def final_student(recipe: str, summary: dict) -> str:
+    """The recipe's student, or that student interpolated with its start model where the run did (merge_weight)."""
+    merged = f"{STUDENT[recipe]}-merged"
+    return merged if merged in summary.get("evaluation", {}).get("systems", {}) else STUDENT[recipe]
+
+
 def run_recipe(dataset: str, recipe: str, args: argparse.Namespace, queries: Path | None) -> dict:
     run_dir = Path(args.run_root) / dataset / recipe
     overrides = [
@@ -302,7 +308,7 @@ def dataset_rows(dataset: str, recipes: list[str], summaries: dict[str, dict], a
     rows = []
     for key, metrics in systems.items():
         recipe = metrics["recipe"]
-        final = recipe != "-" and key == f"{recipe}: {STUDENT[recipe]}"
+        final = recipe != "-" and key == f"{recipe}: {final_student(recipe, summaries[recipe])}"
         row = {
             "dataset": dataset,
             "system": key,

@@ -97,7 +97,11 @@ class VLLMEngineConfig(StrictModel):
         4, gt=0, description="Batches in flight per replica, so the engine never waits for the next one."
     )
     max_model_len: int | None = Field(None, gt=0, description="Context length; null: the model's.")
-    dtype: str = Field("auto", description="Weights and activations: auto, bfloat16, float16 (GPU) or float32.")
+    dtype: str = Field(
+        "auto",
+        description="Weights and activations: auto (vLLM's choice on GPUs; on CPUs bfloat16 where the CPU computes it "
+        "natively, else float32), bfloat16, float16 (GPU) or float32.",
+    )
     gpu_memory_utilization: float = Field(0.9, gt=0, le=1, description="GPU: share of GPU memory vLLM may take.")
     cpus_per_replica: float = Field(
         1.0,

@@ -11,7 +11,8 @@ nodes five settings are needed, each found by running it on a 2-core machine:
 2. a CPU placement bundle per replica (without one the engine stage asks for ``tensor_parallel_size`` GPUs);
 3. ``log_engine_metrics=False``: vLLM's Ray metrics logger imports ``ray.serve``, which this project does not
    install; synthesis records its own token counts and speeds (``stats.json``);
-4. the KV cache sized by ``kv_cache_gib`` (``VLLM_CPU_KVCACHE_SPACE``; vLLM's default is most of the RAM);
+4. the KV cache sized by ``kv_cache_gib`` (``VLLM_CPU_KVCACHE_SPACE``; vLLM's default is most of the RAM), and
+   ``dtype=auto`` resolved to bfloat16 only on CPUs that compute it natively (``cpu_dtype``);
 5. closed answers constrained to their choices (``structured_outputs={"choice": [...]}``), with a token budget
    that fits the longest choice, so no answer is cut; their first token's top log-probabilities come back and
    become each choice's probability (``choice_probs``), the judge's confidence.
@@ -63,10 +64,25 @@ def resolve_device(cfg: VLLMEngineConfig) -> Literal["cpu", "gpu"]:
     return "gpu" if ray.is_initialized() and ray.cluster_resources().get("GPU", 0) > 0 else "cpu"
 
 
+def cpu_dtype(requested: str) -> str:
+    """``auto`` on an x86 CPU: bfloat16 only where the CPU computes it natively (AVX512-BF16 or AMX), else float32.
+    vLLM's own ``auto`` takes bfloat16 on every x86 CPU, and on one with AVX2 only it emulates it: SmolLM2 on a
+    2-core AMD EPYC generated 10.0 tokens/s in bfloat16 against 49.4 in float32, the same greedy text. Read on
+    the node that starts the run: set ``dtype`` where the cluster's CPU nodes differ from it."""
+    import platform
+
+    import torch
+
+    if requested != "auto" or platform.machine().lower() not in ("x86_64", "amd64"):
+        return requested
+    native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    return "bfloat16" if native else "float32"
+
+
 def engine_kwargs(cfg: VLLMEngineConfig, device: Literal["cpu", "gpu"]) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "tensor_parallel_size": cfg.tensor_parallel_size,
-        "dtype": cfg.dtype,
+        "dtype": cpu_dtype(cfg.dtype) if device == "cpu" else cfg.dtype,
         "enforce_eager": device == "cpu" if cfg.enforce_eager is None else cfg.enforce_eager,
     }
     if device == "gpu":

@@ -77,6 +77,12 @@ class RecipeConfig(DenseOptions):
         "(per-query min-max normalized); 'dev' picks it from 0, 0.1, ..., 1 by nDCG@10 on the dev queries, 1 is "
         "the cross-encoder alone.",
     )
+    merge_weight: Annotated[float, Field(ge=0, le=1)] | None = Field(
+        None,
+        description="promptagator, sycl, syntriever: also interpolate the final student with the model it started "
+        "from, (1 - w) * student + w * trained (WiSE-FT), in a `merge` stage, scored as `<stage>-merged`; null: "
+        "off. Set w before looking at test: dev, written by the same teacher as training, favours w = 1.",
+    )
     judge_check_queries: int | None = Field(
         50,
         gt=0,
@@ -105,6 +111,10 @@ class RecipeConfig(DenseOptions):
         for options in ("encode", "index"):
             if getattr(self.first_stage, options) != getattr(FirstStageConfig(), options):
                 problems.append(f"first_stage.{options}: set the run's {options} once, at the top level ({options}.*)")
+        if self.recipe == "reranker" and self.merge_weight is not None:
+            problems.append(
+                "merge_weight: the reranker recipe's student is a cross-encoder; merge interpolates bi-encoders"
+            )
         if self.recipe != "reranker" and self.first_stage != FirstStageConfig():
             problems.append(f"first_stage: only the reranker recipe reranks a first stage, not {self.recipe}")
         known = {

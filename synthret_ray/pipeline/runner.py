@@ -66,6 +66,8 @@ def stages_of(cfg: RecipeConfig) -> list[str]:
 
     names = STAGES[cfg.recipe]
     names = names if cfg.train_queries == "generate" else [n for n in names if n != "queries"]
+    if cfg.merge_weight is not None:
+        names = [*names[:-1], "merge", names[-1]]  # before evaluate
     # A corpus outside the BEIR layout (parquet / jsonl files) is imported into the run folder first. Told from the
     # path alone for remote data (no request to a bucket to list the stages); the import itself checks again.
     imported = cfg.data.endswith(SUFFIXES) or (not fs.is_remote(cfg.data) and not is_beir_folder(cfg.data))
@@ -411,6 +413,7 @@ class RecipeRun:
             ),
         )
         systems = {"zero-shot": self.cfg.student, "stage1": stage1, "stage2": self.model_dir("stage2")}
+        systems |= self._merged("stage2")
         return self._evaluate({name: self.dense(m) for name, m in systems.items()})
 
     def _sycl(self) -> dict[str, Any]:
@@ -419,7 +422,7 @@ class RecipeRun:
             "listwise",
             self.train_config("listwise", self.path("graded", "export", "listwise.parquet"), self.cfg.student),
         )
-        systems = {"zero-shot": self.cfg.student, "listwise": self.model_dir("listwise")}
+        systems = {"zero-shot": self.cfg.student, "listwise": self.model_dir("listwise"), **self._merged("listwise")}
         return self._evaluate({name: self.dense(m) for name, m in systems.items()})
 
     def _promptagator(self) -> dict[str, Any]:
@@ -439,8 +442,25 @@ class RecipeRun:
         data = self.path("pairs", "pairs.parquet")
         fs.write_bytes(data, encode_rows("pairs.parquet", pairs))  # rebuilt from the split each run, same bytes
         self.train("pairs", self.train_config("pairs", data, self.cfg.student))
-        systems = {"zero-shot": self.cfg.student, "pairs": self.model_dir("pairs")}
+        systems = {"zero-shot": self.cfg.student, "pairs": self.model_dir("pairs"), **self._merged("pairs")}
         return self._evaluate({name: self.dense(m) for name, m in systems.items()})
+
+    def _merged(self, stage: str) -> dict[str, str]:
+        """The final student interpolated with the model it started from (``merge_weight``), as one more system."""
+        from synthret_ray.training.merge import merge_biencoders
+
+        weight = self.cfg.merge_weight
+        if weight is None:
+            return {}
+        folder = self.path("merge", "model")
+        config = {"start": self.cfg.student, "tuned": self.model_dir(stage), "weight": weight}
+
+        def run() -> dict[str, Any]:
+            merge_biencoders(self.cfg.student, self.model_dir(stage), weight, folder)
+            return {"model": folder, **config}
+
+        self.stage("merge", config, run, self.path("merge"))
+        return {f"{stage}-merged": folder}
 
     def label_config(self) -> SynthesisConfig:
         """The reranker's ``label`` task: the teacher judges the first stage's top 10 of each training query, or

@@ -32,6 +32,23 @@ def test_on_cpu_every_stage_fits_a_two_core_node_and_the_engine_gets_a_cpu_bundl
     assert kwargs["enforce_eager"] is True and "gpu_memory_utilization" not in kwargs
 
 
+def test_on_cpu_auto_dtype_is_bfloat16_only_where_the_cpu_computes_it(monkeypatch):
+    import platform
+
+    import torch
+
+    cfg = VLLMEngineConfig(model="m")
+    monkeypatch.setattr(platform, "machine", lambda: "x86_64")
+    for avx512_bf16, amx, dtype in [(False, False, "float32"), (True, False, "bfloat16"), (False, True, "bfloat16")]:
+        monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda v=avx512_bf16: v)
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda v=amx: v)
+        assert engine_kwargs(cfg, "cpu")["dtype"] == dtype
+        assert engine_kwargs(cfg, "gpu")["dtype"] == "auto"  # GPUs keep vLLM's own choice
+    assert engine_kwargs(cfg.model_copy(update={"dtype": "bfloat16"}), "cpu")["dtype"] == "bfloat16"  # as asked
+    monkeypatch.setattr(platform, "machine", lambda: "aarch64")
+    assert engine_kwargs(cfg, "cpu")["dtype"] == "auto"
+
+
 def test_on_gpu_ray_places_gpu_bundles_and_engine_kwargs_win():
     cfg = VLLMEngineConfig(
         model="m", tensor_parallel_size=2, max_model_len=4096, engine_kwargs={"enable_prefix_caching": False}

@@ -230,6 +230,45 @@ def test_the_syntriever_recipe_prefers_among_stage_ones_top_k_and_aligns_from_st
     assert set(summary["evaluation"]["systems"]) >= {"zero-shot", "stage1", "stage2"}
 
 
+@pytest.mark.slow
+def test_merge_weight_scores_the_student_interpolated_with_its_start_and_reruns_only_merge_and_evaluate(tmp_path):
+    import torch
+
+    from synthret_ray.models import load_sentence_transformer
+
+    data = tiny_dataset(tmp_path / "data")
+    run_dir, config_file = tmp_path / "run", tmp_path / "recipe.yaml"
+    training = {"pairs": {"optim": {"epochs": 1, "batch_size": 2, "max_seq_length": 64, "lr": 1e-4}}}
+
+    def run(weight: float) -> tuple[dict, str]:
+        cfg = recipe(data, run_dir, recipe="promptagator", synthesis={}, training=training, merge_weight=weight)
+        config_file.write_text(yaml.safe_dump(cfg.model_dump(mode="json", exclude_unset=True)))
+        done = run_synthret("run", "--config", str(config_file), env={**os.environ, "RAY_ADDRESS": "local"})
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        return json.loads((run_dir / "summary.json").read_text()), done.stdout
+
+    def layer(model: str) -> torch.Tensor:
+        return load_sentence_transformer(model, device="cpu").state_dict()[
+            "0.model.encoder.layer.5.attention.self.query.weight"
+        ]
+
+    summary, _ = run(0.5)
+    assert list(summary["stages"]) == ["split", "pairs", "merge", "evaluate"]
+    systems = summary["evaluation"]["systems"]
+    assert set(systems) == {"bm25", "zero-shot", "pairs", "pairs-merged"}
+    start, tuned = layer("minilm"), layer(str(run_dir / "train" / "pairs" / "model"))
+    assert not torch.allclose(start, tuned)
+    assert torch.allclose(layer(str(run_dir / "merge" / "model")), (start + tuned) / 2, atol=1e-6)
+
+    summary, out = run(1.0)  # another weight: the trained student is kept, merge and evaluate run again
+    assert "[pairs] done before with the same config, skipped" in out and "[merge] running" in out
+    assert torch.equal(layer(str(run_dir / "merge" / "model")), tuned)
+    systems = summary["evaluation"]["systems"]
+    assert systems["pairs-merged"]["ndcg_at_10"] == systems["pairs"]["ndcg_at_10"]
+    with pytest.raises(ValueError, match="merge_weight: the reranker recipe's student is a cross-encoder"):
+        recipe(data, run_dir, recipe="reranker", synthesis={}, training={}, merge_weight=0.5)
+
+
 def test_test_queries_never_train_or_select_checkpoints(tmp_path):
     """Pins the guards against the recipe's own test_split: they compared with the literal name `test`, so
     test_split=dl20 with dev_split=dl20 or train_queries=dl20 passed."""
