@@ -19,12 +19,26 @@ def results_file(folder: Path, dataset: str, protocol: str, win: bool) -> None:
     (folder / f"quality_{dataset}.json").write_text(json.dumps(data))
 
 
-def test_summary_counts_the_wins_of_every_dataset_of_the_protocol(tmp_path):
+def quality_module():
     sys.path.insert(0, str(BENCHMARKS))
     try:
         import quality
     finally:
         sys.path.remove(str(BENCHMARKS))
+    return quality
+
+
+def test_a_run_that_merged_its_student_is_judged_by_the_merged_model():
+    quality = quality_module()
+    plain = {"evaluation": {"systems": {"zero-shot": {}, "pairs": {}}}}
+    merged = {"evaluation": {"systems": {"zero-shot": {}, "pairs": {}, "pairs-merged": {}}}}
+    assert quality.final_student("promptagator", plain) == "pairs"
+    assert quality.final_student("promptagator", merged) == "pairs-merged"
+    assert quality.final_student("syntriever", {}) == "stage2"  # a failed run has no evaluation
+
+
+def test_summary_counts_the_wins_of_every_dataset_of_the_protocol(tmp_path):
+    quality = quality_module()
     results_file(tmp_path, "medquad", quality.PROTOCOL, win=True)
     results_file(tmp_path, "scifact", quality.PROTOCOL, win=False)
     results_file(tmp_path, "cranfield", "v1", win=True)  # another protocol's rows do not count
