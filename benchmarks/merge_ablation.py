@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 
 import yaml
+from quality import STUDENT
 
 from synthret_ray.evaluation import EvalConfig, run_eval
 from synthret_ray.evaluation.metrics import difference
@@ -32,14 +33,16 @@ from synthret_ray.training.merge import merge_biencoders
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "merge_ablation.json"
-FINAL = {"promptagator": "pairs", "sycl": "listwise", "syntriever": "stage2"}
+
+
+def results(out: str) -> dict:
+    """A results file of ``synthret eval`` with the path of its per-query metrics."""
+    return {**json.loads(Path(out).read_text()), "per_query": output_paths(out)["per_query"]}
 
 
 def scored(cfg: EvalConfig) -> dict:
-    """The results of ``cfg`` (computed once: an existing results file is read back)."""
-    if not Path(cfg.out).exists():
-        run_eval(cfg, progress=False)
-    return {**json.loads(Path(cfg.out).read_text()), "per_query": output_paths(cfg.out)["per_query"]}
+    run_eval(cfg, progress=False)
+    return results(cfg.out)
 
 
 def compare(system: dict, baseline: dict) -> dict:
@@ -49,35 +52,35 @@ def compare(system: dict, baseline: dict) -> dict:
 
 def measure_run(run_dir: Path, weight: float) -> list[dict]:
     recipe = json.loads((run_dir / "summary.json").read_text())["recipe"]
-    stage = FINAL.get(recipe)
-    if stage is None:
-        sys.exit(f"{run_dir}: recipe {recipe} has no bi-encoder student to merge")
-
-    def evaluated(system: str) -> EvalConfig:  # the settings the run's evaluate stage scored a system with
-        path = run_dir / "evaluate" / f"{evaluation_stem(system)}.config.yaml"
-        return EvalConfig.model_validate(yaml.safe_load(path.read_text()))
-
-    student_cfg, start = evaluated(stage), evaluated("zero-shot").model
+    if recipe == "reranker":
+        sys.exit(f"{run_dir}: the reranker recipe's student is a cross-encoder; merge interpolates bi-encoders")
+    stage = STUDENT[recipe]
+    evaluate = {name: str(run_dir / "evaluate" / f"{evaluation_stem(name)}.json") for name in ("zero-shot", stage)}
+    student_cfg = EvalConfig.model_validate(yaml.safe_load(Path(output_paths(evaluate[stage])["config"]).read_text()))
+    start = EvalConfig.model_validate(
+        yaml.safe_load(Path(output_paths(evaluate["zero-shot"])["config"]).read_text())
+    ).model
     out = run_dir / "merge_ablation" / f"w{weight:g}"
-    merged = out / "model"
-    if not (merged / "synthret_merge.json").exists():
-        merge_biencoders(start, str(run_dir / "train" / stage / "model"), weight, merged)
-    rows = []
-    for side, base in (("test", student_cfg), ("dev", None)):
-        if base is None:  # the run's held-out generated queries, every system ranked over the whole corpus
-            base = student_cfg.model_copy(
-                update={"data": str(run_dir / "split" / "dev"), "split": "dev", "max_queries": None}
-            )
-        models = {
-            "zero-shot": start,
-            stage: str(run_dir / "train" / stage / "model"),
-            "merged": str(merged),
-        }
-        results = {
-            name: scored(base.model_copy(update={"model": model, "out": str(out / side / f"{name}.json")}))
+    merged = merge_biencoders(start, str(run_dir / "train" / stage / "model"), weight, out / "model")
+    models = {"zero-shot": start, stage: str(run_dir / "train" / stage / "model"), "merged": str(merged)}
+    # test: the run's evaluate stage scored zero-shot and the student already; dev: the run's held-out generated
+    # queries, every system ranked over the whole corpus
+    dev_cfg = student_cfg.model_copy(
+        update={"data": str(run_dir / "split" / "dev"), "split": "dev", "max_queries": None}
+    )
+    sides = {
+        "test": {
+            **{name: results(path) for name, path in evaluate.items()},
+            "merged": scored(student_cfg.model_copy(update={"model": str(merged), "out": str(out / "test.json")})),
+        },
+        "dev": {
+            name: scored(dev_cfg.model_copy(update={"model": model, "out": str(out / "dev" / f"{name}.json")}))
             for name, model in models.items()
-        }
-        for name, metrics in results.items():
+        },
+    }
+    rows = []
+    for side, systems in sides.items():
+        for name, metrics in systems.items():
             row = {
                 "run": str(run_dir.relative_to(REPO)) if run_dir.is_relative_to(REPO) else str(run_dir),
                 "split": side,
@@ -88,9 +91,9 @@ def measure_run(run_dir: Path, weight: float) -> list[dict]:
                 "num_queries": metrics["num_queries"],
             }
             if name != "zero-shot":
-                row["vs_zero_shot"] = compare(metrics, results["zero-shot"])
+                row["vs_zero_shot"] = compare(metrics, systems["zero-shot"])
             if name == "merged":
-                row[f"vs_{stage}"] = compare(metrics, results[stage])
+                row[f"vs_{stage}"] = compare(metrics, systems[stage])
             rows.append(row)
     return rows
 

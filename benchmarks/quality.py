@@ -40,7 +40,7 @@ from _common import SHARED_DATASETS
 
 from synthret_ray.evaluation.metrics import difference
 from synthret_ray.evaluation.runner import output_paths
-from synthret_ray.pipeline.runner import evaluation_stem
+from synthret_ray.pipeline.runner import evaluation_stem, merged_system
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
@@ -190,7 +190,7 @@ STUDENT = {
 
 def final_student(recipe: str, summary: dict) -> str:
     """The recipe's student, or that student interpolated with its start model where the run did (merge_weight)."""
-    merged = f"{STUDENT[recipe]}-merged"
+    merged = merged_system(STUDENT[recipe])
     return merged if merged in summary.get("evaluation", {}).get("systems", {}) else STUDENT[recipe]
 
 

@@ -460,7 +460,7 @@ class RecipeRun:
             return {"model": folder, **config}
 
         self.stage("merge", config, run, self.path("merge"))
-        return {f"{stage}-merged": folder}
+        return {merged_system(stage): folder}
 
     def label_config(self) -> SynthesisConfig:
         """The reranker's ``label`` task: the teacher judges the first stage's top 10 of each training query, or
@@ -561,6 +561,11 @@ class RecipeRun:
         # only a sampled evaluation adds its size, so that runs scored on every query keep their hash
         config = {"systems": systems, "split": self.cfg.test_split, **({"max_queries": sample} if sample else {})}
         return self.stage("evaluate", config, run, self.path("evaluate"))
+
+
+def merged_system(stage: str) -> str:
+    """The evaluate stage's name for a training stage's student merged with its start model (``merge_weight``)."""
+    return f"{stage}-merged"
 
 
 def evaluation_stem(system: str) -> str:

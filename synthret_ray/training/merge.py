@@ -54,7 +54,7 @@ def merge_biencoders(start: str, tuned: str, weight: float, out: str | Path) -> 
     prompts and similarity, and ``synthret_merge.json`` saying what was merged); ``start`` and ``tuned`` are
     folders, hub ids or packaged names."""
     from synthret_ray.models import load_sentence_transformer
-    from synthret_ray.training.trainer import _publish
+    from synthret_ray.training.trainer import publish_folder
 
     for role, name in (("start", start), ("tuned", tuned)):
         _refuse_cross_encoder(role, name)
@@ -65,7 +65,7 @@ def merge_biencoders(start: str, tuned: str, weight: float, out: str | Path) -> 
         staged = Path(tmp) / "model"
         tuned_model.save(str(staged))
         (staged / MERGE_FILE).write_text(json.dumps({"start": start, "tuned": tuned, "weight": weight}, indent=2))
-        _publish(staged, str(out))
+        publish_folder(staged, str(out))
     return Path(out)
 
 

@@ -153,7 +153,7 @@ def train(cfg: TrainConfig, callbacks: list | None = None) -> TrainResult:
         dump_config(cfg, staged / "synthret_train_config.yaml")
         payload = {"best": summary.best_metrics, "rows": rows, "skipped": dict(skipped), "kept_checkpoints": kept}
         (staged / "synthret_train_summary.json").write_text(json.dumps(payload, indent=2, default=str))
-        _publish(staged, summary.export_dir)
+        publish_folder(staged, summary.export_dir)
     return summary
 
 
@@ -180,7 +180,7 @@ def _best_checkpoint(result, scored: bool):
     return result.checkpoint, result.metrics or {}
 
 
-def _publish(src: Path, target: str) -> None:
+def publish_folder(src: Path, target: str) -> None:
     """Put the staged model folder at ``target``: locally through a sibling folder and a rename, so a failed
     copy never leaves half a model; on a remote filesystem by copying it over the old contents."""
     if fs.is_remote(target):
