@@ -338,6 +338,19 @@ def dataset_rows(dataset: str, recipes: list[str], summaries: dict[str, dict], a
     return rows
 
 
+def recipe_of(row: dict) -> str:
+    """The recipe of a results row ("-" for BM25 and zero-shot)."""
+    return row["system"].split(": ", 1)[0] if ": " in row["system"] else "-"
+
+
+def carried_recipes(earlier: dict, summaries: dict[str, dict]) -> list[str]:
+    """Recipes of an earlier results file that neither this invocation nor a run folder on disk brings: their
+    rows stay as that file has them (run folders are often gone by the next run, e.g. on a fresh checkout). Their
+    p-values were computed against that run's zero-shot, which scores the same test queries with the same
+    model."""
+    return [recipe for recipe in earlier.get("commands", {}) if recipe not in summaries]
+
+
 def print_table(rows: list[dict]) -> None:
     print("\n| dataset | system | test queries | nDCG@10 | R@100 | vs zero-shot: points, p (paired t) |")
     print("|---|---|---|---|---|---|")
@@ -446,9 +459,12 @@ def main() -> None:
         costs = {recipe: stage_costs(summary) for recipe, summary in summaries.items() if summary}
         out = Path(args.results) / f"quality_{dataset}.json"
         out.parent.mkdir(parents=True, exist_ok=True)
+        earlier = json.loads(out.read_text()) if out.exists() else {}
+        carried = carried_recipes(earlier, summaries)
+        rows += [row for row in earlier.get("rows", []) if recipe_of(row) in carried]
+        costs |= {recipe: earlier.get("costs", {}).get(recipe, {}) for recipe in carried}
         # each recipe's rows come from the last command that ran it, which may be an earlier one than this
-        earlier = json.loads(out.read_text()).get("commands", {}) if out.exists() else {}
-        commands = {**earlier, **{recipe: settings["command"] for recipe in args.recipes}}
+        commands = {**earlier.get("commands", {}), **{recipe: settings["command"] for recipe in args.recipes}}
         results_file = {"dataset": dataset, "settings": settings, "commands": commands, "rows": rows, "costs": costs}
         out.write_text(json.dumps(results_file, indent=2))
         print_table(rows)

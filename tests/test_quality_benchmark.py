@@ -56,3 +56,19 @@ def test_summary_counts_the_wins_of_every_dataset_of_the_protocol(tmp_path):
     assert lines[-1] == "datasets_with_significant_win=1/4"
     assert "not run under protocol" in lines[-2] and "cranfield" in lines[-2] and "cisi" in lines[-2]
     assert any("| medquad | promptagator: pairs |" in line and "win: +2.000, p=0.01" in line for line in lines)
+
+
+def test_recipes_that_neither_this_run_nor_a_run_folder_brings_keep_their_earlier_rows():
+    quality = quality_module()
+    earlier = {
+        "commands": {"sycl": "quality.py --recipes sycl", "reranker-dense": "...", "promptagator": "..."},
+        "rows": [
+            {"system": "zero-shot"},
+            {"system": "sycl: listwise"},
+            {"system": "reranker-dense: dense >> reranker"},
+            {"system": "reranker: failed"},
+        ],
+    }
+    summaries = {"promptagator": {"evaluation": {}}, "reranker": {}}  # run now (reranker failed now)
+    assert quality.carried_recipes(earlier, summaries) == ["sycl", "reranker-dense"]
+    assert [quality.recipe_of(row) for row in earlier["rows"]] == ["-", "sycl", "reranker-dense", "reranker"]
