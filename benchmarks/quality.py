@@ -325,6 +325,7 @@ def dataset_rows(dataset: str, recipes: list[str], summaries: dict[str, dict], a
             if p_value is None:
                 sys.exit(f"{key}: per-query results missing ({metrics['per_query']} or {base['per_query']})")
             row |= {
+                "zero_shot_ndcg_at_10": round(100 * base["ndcg_at_10"], 2),  # the reference of delta and p
                 "delta_ndcg_at_10": round(100 * delta, 3),
                 "p_value": float(f"{p_value:.3g}"),  # three significant digits: a small p stays readable
                 "significant_win": bool(delta > 0 and p_value < SIGNIFICANCE),
@@ -345,20 +346,36 @@ def recipe_of(row: dict) -> str:
 
 def carried_recipes(earlier: dict, summaries: dict[str, dict]) -> list[str]:
     """Recipes of an earlier results file that neither this invocation nor a run folder on disk brings: their
-    rows stay as that file has them (run folders are often gone by the next run, e.g. on a fresh checkout). Their
-    p-values were computed against that run's zero-shot, which scores the same test queries with the same
-    model."""
+    rows stay as that file has them (run folders are often gone by the next run, e.g. on a fresh checkout), each
+    difference and p-value against the zero-shot of the run that made it (``carried_rows``)."""
     return [recipe for recipe in earlier.get("commands", {}) if recipe not in summaries]
+
+
+def carried_rows(earlier: dict, carried: list[str]) -> list[dict]:
+    """The rows of the ``carried`` recipes in an earlier results file, each final student with the zero-shot
+    nDCG@10 its difference was measured against (that file's zero-shot row where the row lacks it: zero-shot
+    scores can move by a few hundredths between machines)."""
+    rows = earlier.get("rows", [])
+    base = next((row["ndcg_at_10"] for row in rows if row["system"] == "zero-shot"), None)
+    return [
+        {**row, "zero_shot_ndcg_at_10": row.get("zero_shot_ndcg_at_10", base)} if "p_value" in row else row
+        for row in rows
+        if recipe_of(row) in carried
+    ]
 
 
 def print_table(rows: list[dict]) -> None:
     print("\n| dataset | system | test queries | nDCG@10 | R@100 | vs zero-shot: points, p (paired t) |")
     print("|---|---|---|---|---|---|")
+    zero_shot = {row["dataset"]: row.get("ndcg_at_10") for row in rows if row["system"] == "zero-shot"}
     for row in rows:
         verdict = ""
         if row.get("p_value") is not None:
             word = "win" if row["significant_win"] else ("loss" if row["p_value"] < SIGNIFICANCE else "tie")
             verdict = f"{word}: {row['delta_ndcg_at_10']:+.3f}, p={row['p_value']:.3g}"
+            reference = row.get("zero_shot_ndcg_at_10")
+            if reference is not None and reference != zero_shot.get(row["dataset"]):  # a row of an earlier run
+                verdict += f" (against zero-shot {reference})"
         weight = row.get("fusion_weight")
         system = row["system"] + (f" (w={weight})" if weight is not None else "")
         print(
@@ -461,7 +478,7 @@ def main() -> None:
         out.parent.mkdir(parents=True, exist_ok=True)
         earlier = json.loads(out.read_text()) if out.exists() else {}
         carried = carried_recipes(earlier, summaries)
-        rows += [row for row in earlier.get("rows", []) if recipe_of(row) in carried]
+        rows += carried_rows(earlier, carried)
         costs |= {recipe: earlier.get("costs", {}).get(recipe, {}) for recipe in carried}
         # each recipe's rows come from the last command that ran it, which may be an earlier one than this
         commands = {**earlier.get("commands", {}), **{recipe: settings["command"] for recipe in args.recipes}}

@@ -58,17 +58,39 @@ def test_summary_counts_the_wins_of_every_dataset_of_the_protocol(tmp_path):
     assert any("| medquad | promptagator: pairs |" in line and "win: +2.000, p=0.01" in line for line in lines)
 
 
-def test_recipes_that_neither_this_run_nor_a_run_folder_brings_keep_their_earlier_rows():
+def test_recipes_that_neither_this_run_nor_a_run_folder_brings_keep_their_earlier_rows(capsys):
     quality = quality_module()
     earlier = {
         "commands": {"sycl": "quality.py --recipes sycl", "reranker-dense": "...", "promptagator": "..."},
         "rows": [
-            {"system": "zero-shot"},
-            {"system": "sycl: listwise"},
-            {"system": "reranker-dense: dense >> reranker"},
+            {"system": "zero-shot", "ndcg_at_10": 38.08},
+            {"system": "sycl: listwise", "ndcg_at_10": 38.09, "p_value": 0.99},
+            {"system": "promptagator: pairs", "ndcg_at_10": 39.45, "p_value": 0.09},
+            {"system": "reranker-dense: dense", "ndcg_at_10": 38.08},
+            {"system": "reranker-dense: dense >> reranker", "p_value": 0.5, "zero_shot_ndcg_at_10": 38.2},
             {"system": "reranker: failed"},
         ],
     }
     summaries = {"promptagator": {"evaluation": {}}, "reranker": {}}  # run now (reranker failed now)
-    assert quality.carried_recipes(earlier, summaries) == ["sycl", "reranker-dense"]
-    assert [quality.recipe_of(row) for row in earlier["rows"]] == ["-", "sycl", "reranker-dense", "reranker"]
+    carried = quality.carried_recipes(earlier, summaries)
+    assert carried == ["sycl", "reranker-dense"]
+    recipes = ["-", "sycl", "promptagator", "reranker-dense", "reranker-dense", "reranker"]
+    assert [quality.recipe_of(row) for row in earlier["rows"]] == recipes
+    # each carried final student keeps the zero-shot score its p-value was measured against
+    assert quality.carried_rows(earlier, carried) == [
+        {"system": "sycl: listwise", "ndcg_at_10": 38.09, "p_value": 0.99, "zero_shot_ndcg_at_10": 38.08},
+        {"system": "reranker-dense: dense", "ndcg_at_10": 38.08},
+        {"system": "reranker-dense: dense >> reranker", "p_value": 0.5, "zero_shot_ndcg_at_10": 38.2},
+    ]
+    # the table names the other reference where it is not the zero-shot row shown
+    rows = [
+        {"dataset": "cranfield", "system": "zero-shot", "ndcg_at_10": 38.17},
+        {"dataset": "cranfield", "system": "sycl: listwise", "ndcg_at_10": 38.09, "p_value": 0.99},
+        {"dataset": "cranfield", "system": "promptagator: pairs", "ndcg_at_10": 39.24, "p_value": 0.04},
+    ]
+    rows[1] |= {"delta_ndcg_at_10": 0.01, "significant_win": False, "zero_shot_ndcg_at_10": 38.08}
+    rows[2] |= {"delta_ndcg_at_10": 1.07, "significant_win": True, "zero_shot_ndcg_at_10": 38.17}
+    quality.print_table(rows)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-2].endswith("| tie: +0.010, p=0.99 (against zero-shot 38.08) |")
+    assert lines[-1].endswith("| win: +1.070, p=0.04 |")
