@@ -347,7 +347,10 @@ def recipe_of(row: dict) -> str:
 def carried_recipes(earlier: dict, summaries: dict[str, dict]) -> list[str]:
     """Recipes of an earlier results file that neither this invocation nor a run folder on disk brings: their
     rows stay as that file has them (run folders are often gone by the next run, e.g. on a fresh checkout), each
-    difference and p-value against the zero-shot of the run that made it (``carried_rows``)."""
+    difference and p-value against the zero-shot of the run that made it (``carried_rows``). Rows of another
+    protocol are never carried."""
+    if earlier.get("settings", {}).get("protocol") != PROTOCOL:
+        return []
     return [recipe for recipe in earlier.get("commands", {}) if recipe not in summaries]
 
 

@@ -61,6 +61,7 @@ def test_summary_counts_the_wins_of_every_dataset_of_the_protocol(tmp_path):
 def test_recipes_that_neither_this_run_nor_a_run_folder_brings_keep_their_earlier_rows(capsys):
     quality = quality_module()
     earlier = {
+        "settings": {"protocol": quality.PROTOCOL},
         "commands": {"sycl": "quality.py --recipes sycl", "reranker-dense": "...", "promptagator": "..."},
         "rows": [
             {"system": "zero-shot", "ndcg_at_10": 38.08},
@@ -74,6 +75,7 @@ def test_recipes_that_neither_this_run_nor_a_run_folder_brings_keep_their_earlie
     summaries = {"promptagator": {"evaluation": {}}, "reranker": {}}  # run now (reranker failed now)
     carried = quality.carried_recipes(earlier, summaries)
     assert carried == ["sycl", "reranker-dense"]
+    assert quality.carried_recipes({**earlier, "settings": {"protocol": "v1"}}, summaries) == []
     recipes = ["-", "sycl", "promptagator", "reranker-dense", "reranker-dense", "reranker"]
     assert [quality.recipe_of(row) for row in earlier["rows"]] == recipes
     # each carried final student keeps the zero-shot score its p-value was measured against
