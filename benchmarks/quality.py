@@ -339,6 +339,11 @@ def dataset_rows(dataset: str, recipes: list[str], summaries: dict[str, dict], a
     return rows
 
 
+def of_protocol(results_file: dict) -> bool:
+    """Whether a results file's rows were measured under this protocol."""
+    return results_file.get("settings", {}).get("protocol") == PROTOCOL
+
+
 def recipe_of(row: dict) -> str:
     """The recipe of a results row ("-" for BM25 and zero-shot)."""
     return row["system"].split(": ", 1)[0] if ": " in row["system"] else "-"
@@ -349,7 +354,7 @@ def carried_recipes(earlier: dict, summaries: dict[str, dict]) -> list[str]:
     rows stay as that file has them (run folders are often gone by the next run, e.g. on a fresh checkout), each
     difference and p-value against the zero-shot of the run that made it (``carried_rows``). Rows of another
     protocol are never carried."""
-    if earlier.get("settings", {}).get("protocol") != PROTOCOL:
+    if not of_protocol(earlier):
         return []
     return [recipe for recipe in earlier.get("commands", {}) if recipe not in summaries]
 
@@ -397,7 +402,7 @@ def committed(results_dir: Path) -> dict[str, list[dict]]:
     results = {}
     for path in sorted(results_dir.glob("quality_*.json")):
         data = json.loads(path.read_text())
-        if data.get("settings", {}).get("protocol") == PROTOCOL:
+        if of_protocol(data):
             results[data["dataset"]] = data["rows"]
     return results
 
