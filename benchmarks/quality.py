@@ -83,6 +83,7 @@ PROTOCOL_OVERRIDES = {
 }
 # The style of each dataset's queries, told to the teacher as Promptagator does (an instruction and two worked
 # examples, written here, never taken from the datasets' queries); verify and label ask the matching question.
+# Every other key is a setting of the queries task.
 STYLES: dict[str, dict] = {
     "cranfield": {
         "query_instruction": "You write the question an aeronautical engineer would ask to find this paper. "
@@ -116,7 +117,21 @@ STYLES: dict[str, dict] = {
                 "small college library should keep when its budget was cut.",
                 "query": "how can citation data help a library decide which journal subscriptions to keep?",
             },
+            {
+                "passage": "Scientists in an industrial laboratory learned of new work mainly through talks with "
+                "colleagues and visits to conferences, and rarely from abstracting journals.",
+                "query": "what sources do industrial scientists use to keep up with new research?",
+            },
+            {
+                "passage": "Two indexers assigned subject terms to the same hundred reports a month apart and agreed "
+                "with their own first choices for about sixty percent of the terms.",
+                "query": "are indexers consistent when they assign subject terms to the same documents twice?",
+            },
         ],
+        # CISI has 1,460 abstracts, and a third of one greedy query each is filtered: two queries per passage reach
+        # the protocol's 1,000 training queries, each from its own pair of examples (SmolLM2 rambles when sampled).
+        "examples_per_prompt": 2,
+        "per_passage": 2,
     },
     "scifact": {
         "query_instruction": "You write a short scientific claim that this abstract supports or refutes. Reply "
@@ -241,7 +256,7 @@ def styled_config(dataset: str, recipe: str, args: argparse.Namespace) -> Path:
     config = yaml.safe_load(RECIPE_CONFIGS[recipe].read_text())
     style = STYLES.get(dataset, {})
     synthesis = config.setdefault("synthesis", {})
-    queries = {k: v for k, v in style.items() if k.startswith("query_")}
+    queries = {k: v for k, v in style.items() if k != "judge_question"}
     if queries:
         synthesis.setdefault("queries", {}).update(queries)
     for task in JUDGING[recipe] if "judge_question" in style else []:

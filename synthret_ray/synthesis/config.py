@@ -15,6 +15,7 @@ from pydantic import Field, model_validator
 from synthret_ray.config import HASH_WHEN_SET, StrictModel, hashed
 from synthret_ray.engines.config import EngineConfig, VLLMEngineConfig
 from synthret_ray.evaluation.config import FirstStageConfig
+from synthret_ray.synthesis.queries import FEW_SHOT
 
 TASKS = ("queries", "distill", "verify", "graded", "label", "prefer")
 
@@ -81,6 +82,7 @@ TASK_FIELDS: dict[str, set[str]] = {
     "per_passage": {"queries"},
     "query_instruction": {"queries"},
     "query_examples": {"queries"},
+    "examples_per_prompt": {"queries"},
     "negatives": {"distill"},
     "levels": {"graded"},
     "judged_in_list": {"graded"},
@@ -118,6 +120,15 @@ class SynthesisConfig(StrictModel):
         min_length=1,
         description="queries: worked (passage, query) examples in that style, shown as previous chat turns (null: "
         "two web-search examples). Write them yourself; never take them from the test queries.",
+    )
+    examples_per_prompt: int | None = Field(
+        None,
+        gt=0,
+        description="queries: show this many of the examples in each prompt, a different run of them for each of a "
+        "passage's samples (sample s starts at example s * examples_per_prompt, wrapping), so that per_passage > 1 "
+        "writes different queries even greedily (a small teacher rambles when sampled); null: every example in "
+        "every prompt.",
+        json_schema_extra=HASH_WHEN_SET,
     )
     negatives: int = Field(2, gt=0, description="distill: plausibly irrelevant passages per query.")
     levels: list[int] = Field([3, 2, 1, 0], description="graded: relevance levels to write, 3 (answers) to 0.")
@@ -185,8 +196,8 @@ class SynthesisConfig(StrictModel):
             )
         if self.task == "verify" and not self.input.source_run and not self.judge_check:
             problems.append("input.source_run: required for task=verify (the distill run folder)")
-        if self.task == "queries" and self.per_passage > 1 and self.sampling.temperature == 0:
-            problems.append("sampling.temperature: per_passage > 1 needs temperature > 0 (else identical samples)")
+        if self.task == "queries":
+            problems += self._example_problems()
         if self.judge == "probability" and self.task in JUDGING_TASKS and self.engine.kind == "openai":
             problems.append(
                 "judge: 'probability' reads the answer token's log-probabilities, which engine.kind=openai does not "
@@ -197,6 +208,24 @@ class SynthesisConfig(StrictModel):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def _example_problems(self) -> list[str]:
+        shown = len(self.query_examples or FEW_SHOT)
+        per_prompt = self.examples_per_prompt
+        if per_prompt is not None and per_prompt > shown:
+            return [f"examples_per_prompt: {per_prompt} is more than the {shown} query_examples"]
+        if self.per_passage > 1 and self.sampling.temperature == 0:
+            if per_prompt is None:
+                return [
+                    "sampling.temperature: per_passage > 1 needs temperature > 0 or examples_per_prompt (else "
+                    "identical samples)"
+                ]
+            if self.per_passage * per_prompt > shown:
+                return [
+                    f"examples_per_prompt: per_passage={self.per_passage} greedy samples of {per_prompt} examples "
+                    f"each need {self.per_passage * per_prompt} query_examples, not {shown} (else some prompts repeat)"
+                ]
+        return []
 
     def relevant(self) -> dict[str, Any]:
         """The config without the fields its task never reads (``TASK_FIELDS``) nor options left at defaults that

@@ -79,8 +79,17 @@ class QueriesTask(Task):
     def examples(self) -> list[tuple[str, str]]:
         return [(e.passage, e.query) for e in self.cfg.query_examples] if self.cfg.query_examples else FEW_SHOT
 
+    def shown(self, sample: int) -> list[tuple[str, str]]:
+        """The examples in sample ``sample``'s prompt: all, or its own run of ``examples_per_prompt``."""
+        examples, per_prompt = self.examples, self.cfg.examples_per_prompt
+        if per_prompt is None:
+            return examples
+        start = sample * per_prompt
+        return [examples[(start + i) % len(examples)] for i in range(per_prompt)]
+
     def parts(self, unit: dict[str, Any]) -> list[Part]:
-        return [Part("query", messages(unit["passage"], self.cfg.query_instruction, self.examples))]
+        shown = self.shown(int(unit.get("sample") or 0))
+        return [Part("query", messages(unit["passage"], self.cfg.query_instruction, shown))]
 
     def assemble(self, unit: dict[str, Any], texts: dict[str, str], probs: Probs | None = None) -> Outcome:
         parsed = parse(texts["query"])

@@ -99,3 +99,37 @@ def test_query_instruction_and_examples_replace_the_web_search_ones():
     assert len(messages) == 4  # one worked example, then the passage
     # the worked example's own query is an example copy, as the default ones are
     assert make_task(cfg).assemble({"passage": "Heat."}, {"query": example["query"]}).reason == "example_copy"
+
+
+def test_examples_per_prompt_gives_each_sample_of_a_passage_its_own_run_of_examples():
+    """Greedy samples of one passage differ only by their prompts: sample s shows examples from s * k on (k =
+    examples_per_prompt), wrapping; every example still counts for the example-copy filter."""
+    examples = [
+        {"passage": f"Passage number {i} about libraries.", "query": f"question {i} about libraries?"}
+        for i in range(5)
+    ]
+    cfg = SynthesisConfig(
+        task="queries", input={"data": "d"}, output_dir="o", query_examples=examples, per_passage=2,
+        examples_per_prompt=2,
+    )  # fmt: skip
+    queries_task = make_task(cfg)
+
+    def shown(sample: int) -> list[str]:
+        messages = queries_task.parts({"passage": "Catalogues.", "sample": sample})[0].messages
+        assert messages[-1]["content"] == "Passage: Catalogues.\nQuery:"
+        return [m["content"] for m in messages[2:-1:2]]
+
+    assert shown(0) == ["question 0 about libraries?", "question 1 about libraries?"]
+    assert shown(1) == ["question 2 about libraries?", "question 3 about libraries?"]
+    assert shown(2) == ["question 4 about libraries?", "question 0 about libraries?"]  # wraps
+    # a unit without a sample index (per_passage=1 runs made before it) is sample 0
+    assert (
+        queries_task.parts({"passage": "Catalogues."})[0].messages
+        == queries_task.parts({"passage": "Catalogues.", "sample": 0})[0].messages
+    )
+    assert queries_task.assemble({"passage": "x"}, {"query": "question 4 about libraries?"}).reason == "example_copy"
+    # left unset, every example is in every prompt, and the run's fingerprint is the one it had before the option
+    unset = SynthesisConfig(task="queries", input={"data": "d"}, output_dir="o", query_examples=examples)
+    assert len(make_task(unset).parts({"passage": "Catalogues.", "sample": 1})[0].messages) == 2 + 2 * len(examples)
+    assert "examples_per_prompt" not in unset.relevant()
+    assert cfg.model_copy(update={"examples_per_prompt": 3}).fingerprint() != cfg.fingerprint()

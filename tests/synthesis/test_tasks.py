@@ -210,8 +210,14 @@ def test_config_refuses_test_queries_and_reports_keys():
         cfg("distill", input={"data": "x", "queries": "test"})
     with pytest.raises(ValueError, match="input.queries: 'dl20' is input.test_split"):
         cfg("distill", input={"data": "x", "queries": "dl20", "test_split": "dl20"})
-    with pytest.raises(ValueError, match="per_passage > 1 needs temperature"):
+    with pytest.raises(ValueError, match="per_passage > 1 needs temperature > 0 or examples_per_prompt"):
         cfg("queries", per_passage=2)
+    four = [{"passage": f"p {i}", "query": f"q {i}"} for i in range(4)]
+    cfg("queries", per_passage=2, query_examples=four, examples_per_prompt=2)  # two distinct greedy prompts
+    with pytest.raises(ValueError, match="per_passage=3 greedy samples of 2 examples each need 6 query_examples"):
+        cfg("queries", per_passage=3, query_examples=four, examples_per_prompt=2)
+    with pytest.raises(ValueError, match="examples_per_prompt: 3 is more than the 2 query_examples"):
+        cfg("queries", examples_per_prompt=3)  # the two default examples
     base = {"task": "queries", "input": {"data": "x"}, "output_dir": "o"}
     c = load_config(
         SynthesisConfig,
