@@ -58,7 +58,9 @@ demo: install
 
 test: install browser
 	$(VENV)/bin/ruff check synthret_ray tests benchmarks scripts cluster
-	$(PY) -m pytest -q --durations=10
+	# Two test processes: most of a test's time here is start-up (Ray, vLLM's engine, Ray Train's workers: imports
+	# on one core), so two of them overlap it; work stealing keeps both busy to the end.
+	$(PY) -m pytest -q --durations=10 -n 2 --dist worksteal
 
 lint: install
 	$(VENV)/bin/ruff check synthret_ray tests benchmarks scripts cluster

@@ -23,7 +23,8 @@ REPO = Path(__file__).resolve().parents[1]
 SYNTHRET = [sys.executable, "-m", "synthret_ray.cli"]  # the CLI, as a user runs it
 
 
-def run_synthret(*args: str, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess:
+# A whole recipe takes up to 8 minutes here while the other test process runs beside it (make test runs two).
+def run_synthret(*args: str, timeout: float = 1200, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([*SYNTHRET, *args], cwd=REPO, capture_output=True, text=True, timeout=timeout, env=env)
 
 

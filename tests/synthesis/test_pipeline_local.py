@@ -215,14 +215,17 @@ def test_a_killed_run_resumes_without_duplicates_or_losses(tmp_path):
 
 
 def _pids(title: bytes) -> list[int]:
-    """Processes by title: Ray names a worker after its actor (ray::MapWorker(MapBatches(EngineActor))), vLLM its
-    engine process VLLM::EngineCore."""
+    """This test process's descendants by title (the Ray cluster of ``ray_local`` is its child): Ray names a worker
+    after its actor (ray::MapWorker(MapBatches(EngineActor))), vLLM its engine process VLLM::EngineCore. Never a
+    process of another test worker or of a benchmark running beside the tests."""
+    import psutil
+
     pids = []
-    for proc in Path("/proc").iterdir():
+    for proc in psutil.Process().children(recursive=True):
         try:
-            if proc.name.isdigit() and title in (proc / "cmdline").read_bytes():
-                pids.append(int(proc.name))
-        except OSError:
+            if title in " ".join(proc.cmdline()).encode():
+                pids.append(proc.pid)
+        except psutil.Error:  # gone since it was listed
             continue
     return pids
 
