@@ -128,8 +128,9 @@ STYLES: dict[str, dict] = {
                 "query": "are indexers consistent when they assign subject terms to the same documents twice?",
             },
         ],
-        # CISI has 1,460 abstracts, and a third of one greedy query each is filtered: two queries per passage reach
-        # the protocol's 1,000 training queries, each from its own pair of examples (SmolLM2 rambles when sampled).
+        # CISI has 1,460 abstracts, and over a third of one greedy query each is filtered: two queries per passage
+        # reach the protocol's 1,000 training queries, each from its own pair of examples (SmolLM2 rambles when
+        # sampled).
         "examples_per_prompt": 2,
         "per_passage": 2,
     },

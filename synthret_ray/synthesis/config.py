@@ -223,7 +223,8 @@ class SynthesisConfig(StrictModel):
             if self.per_passage * per_prompt > shown:
                 return [
                     f"examples_per_prompt: per_passage={self.per_passage} greedy samples of {per_prompt} examples "
-                    f"each need {self.per_passage * per_prompt} query_examples, not {shown} (else some prompts repeat)"
+                    f"each need {self.per_passage * per_prompt} query_examples, not {shown}, so that no two prompts "
+                    "of a passage share an example"
                 ]
         return []
 
