@@ -210,21 +210,21 @@ class SynthesisConfig(StrictModel):
         return self
 
     def _example_problems(self) -> list[str]:
-        shown = len(self.query_examples or FEW_SHOT)
+        available = len(self.query_examples or FEW_SHOT)  # the examples the prompts draw from
         per_prompt = self.examples_per_prompt
-        if per_prompt is not None and per_prompt > shown:
-            return [f"examples_per_prompt: {per_prompt} is more than the {shown} query_examples"]
+        if per_prompt is not None and per_prompt > available:
+            return [f"examples_per_prompt: {per_prompt} is more than the {available} query_examples"]
         if self.per_passage > 1 and self.sampling.temperature == 0:
             if per_prompt is None:
                 return [
                     "sampling.temperature: per_passage > 1 needs temperature > 0 or examples_per_prompt (else "
                     "identical samples)"
                 ]
-            if self.per_passage * per_prompt > shown:
+            if self.per_passage * per_prompt > available:
                 return [
                     f"examples_per_prompt: per_passage={self.per_passage} greedy samples of {per_prompt} examples "
-                    f"each need {self.per_passage * per_prompt} query_examples, not {shown}, so that no two prompts "
-                    "of a passage share an example"
+                    f"each need {self.per_passage * per_prompt} query_examples, not {available}, so that no two "
+                    "prompts of a passage share an example"
                 ]
         return []
 
